@@ -1,0 +1,1 @@
+"""The ``sgtr`` command line: one module per subcommand, each exposing ``register(subparsers)``."""

@@ -1,0 +1,155 @@
+"""Readers for the two on-disk formats: standard STR LMDBs and folders with ``labels.tsv`` (or a ``gt.txt`` list).
+
+Each reader is a map-style ``torch.utils.data.Dataset`` whose items are ``Sample`` or ``Skip``; nothing is decoded
+twice and nothing raises on a bad sample. ``open_dataset`` picks the reader for a path; ``discover_sets`` turns a root
+into its named sets, which is how evaluation and training find data.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import lmdb
+import numpy as np
+from PIL import Image
+from torch.utils.data import ConcatDataset, Dataset
+
+from sgtr.data import lmdb_format as fmt
+from sgtr.data.images import BadImage, decode_image, load_image
+from sgtr.data.labels import parse_label_file
+from sgtr.data.sample import Sample
+from sgtr.data.skips import Skip
+
+LABEL_FILES = ("labels.tsv", "gt.txt")
+
+
+class LmdbDataset(Dataset):
+    """One LMDB in the standard layout. The environment is opened lazily so the dataset pickles into workers."""
+
+    def __init__(self, path: str | Path, *, with_masks: bool = True):
+        self.path = Path(path)
+        self.with_masks = with_masks
+        self._env: lmdb.Environment | None = None
+        with self._open() as env, env.begin() as txn:
+            raw = txn.get(fmt.NUM_SAMPLES_KEY)
+            if raw is None:
+                raise ValueError(f"{self.path}: LMDB has no 'num-samples' key; not an STR dataset")
+            try:
+                self.num_samples = int(raw.decode().strip())
+            except ValueError:
+                raise ValueError(f"{self.path}: 'num-samples' is not an integer ({raw[:20]!r})") from None
+            self.has_masks = txn.get(fmt.mask_key(1)) is not None
+            self.complete_marker = txn.get(fmt.COMPLETE_KEY) is not None
+
+    def _open(self) -> lmdb.Environment:
+        return lmdb.open(str(self.path), readonly=True, lock=False, readahead=False, meminit=False,
+                         max_readers=126, subdir=True)
+
+    @property
+    def env(self) -> lmdb.Environment:
+        if self._env is None:
+            self._env = self._open()
+        return self._env
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_env"] = None
+        return state
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def key(self, index: int) -> str:
+        return f"{self.path}#{index + 1}"
+
+    def read_raw(self, index: int) -> tuple[bytes | None, bytes | None, bytes | None]:
+        i = index + 1
+        with self.env.begin(buffers=False) as txn:
+            mask = txn.get(fmt.mask_key(i)) if self.with_masks and self.has_masks else None
+            return txn.get(fmt.image_key(i)), txn.get(fmt.label_key(i)), mask
+
+    def __getitem__(self, index: int) -> Sample | Skip:
+        key = self.key(index)
+        image_bytes, label_bytes, mask_bytes = self.read_raw(index)
+        if image_bytes is None or label_bytes is None:
+            return Skip(key, "image or label key missing from the LMDB")
+        try:
+            label = label_bytes.decode("utf-8")
+        except UnicodeDecodeError:
+            return Skip(key, "label is not valid UTF-8")
+        try:
+            image = decode_image(image_bytes)
+        except BadImage as exc:
+            return Skip(key, str(exc))
+        mask = None
+        if mask_bytes is not None:
+            try:
+                mask = np.asarray(Image.open(io.BytesIO(mask_bytes)))
+            except (OSError, ValueError) as exc:
+                return Skip(key, f"corrupt character mask ({exc})")
+            if mask.shape != (image.height, image.width):
+                return Skip(key, f"mask size {mask.shape[::-1]} differs from image size {image.size}")
+        return Sample(key, image, label, mask)
+
+
+class FolderDataset(Dataset):
+    """Images listed in a ``labels.tsv`` (``PATH<TAB>LABEL``) or ``gt.txt`` (``PATH LABEL``) file."""
+
+    def __init__(self, list_file: str | Path):
+        self.list_file = Path(list_file)
+        self.items, self.list_skips = parse_label_file(self.list_file)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> Sample | Skip:
+        item = self.items[index]
+        key = str(item.path)
+        try:
+            image = load_image(item.path)
+        except BadImage as exc:
+            return Skip(key, str(exc))
+        return Sample(key, image, item.label)
+
+
+def label_file_in(folder: Path) -> Path | None:
+    for name in LABEL_FILES:
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def open_dataset(path: str | Path, *, with_masks: bool = True) -> Dataset:
+    """The reader for one set: an LMDB folder (or a root of several, concatenated), a folder with a label list,
+    or the label list itself."""
+    path = Path(path)
+    if path.is_file():
+        if path.name == "data.mdb":
+            return LmdbDataset(path.parent, with_masks=with_masks)
+        return FolderDataset(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    label_file = label_file_in(path)
+    if label_file is not None:
+        return FolderDataset(label_file)
+    dirs = fmt.find_lmdb_dirs(path)
+    if not dirs:
+        raise ValueError(f"{path}: holds no labels.tsv, gt.txt or LMDB (data.mdb)")
+    sets = [LmdbDataset(d, with_masks=with_masks) for d in dirs]
+    return sets[0] if len(sets) == 1 else ConcatDataset(sets)
+
+
+def discover_sets(root: str | Path) -> dict[str, Path]:
+    """Named sets under a root: the root itself if it is one set, else each child folder that is a set (a folder
+    with a label list, or an LMDB tree). Names are the paths relative to the root."""
+    root = Path(root)
+    if root.is_file() or label_file_in(root) is not None or (root / "data.mdb").is_file():
+        return {root.name if root.is_dir() else root.parent.name: root}
+    found: dict[str, Path] = {}
+    for child in sorted(p for p in root.iterdir() if p.is_dir()):
+        if label_file_in(child) is not None or fmt.find_lmdb_dirs(child):
+            found[child.name] = child
+    if not found:
+        raise ValueError(f"{root}: no datasets found (a set is a folder with labels.tsv/gt.txt or an LMDB)")
+    return found

@@ -1,0 +1,52 @@
+"""Parsers for label lists: ``labels.tsv`` (``PATH<TAB>LABEL``) and ``gt.txt`` (``PATH LABEL``).
+
+Paths are resolved against the folder of the list file (``../`` allowed). Malformed lines become ``Skip`` records,
+never exceptions, so one bad line does not lose a whole file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sgtr.data.skips import Skip
+
+
+@dataclass(frozen=True)
+class LabelledPath:
+    path: Path  # resolved, absolute
+    label: str
+    key: str  # the list file and line, for messages: "labels.tsv:12"
+
+
+def parse_label_file(list_file: str | Path) -> tuple[list[LabelledPath], list[Skip]]:
+    """Read a ``labels.tsv`` (tab-separated) or any other list (first run of whitespace separates path and label)."""
+    list_file = Path(list_file)
+    tab_only = list_file.suffix.lower() == ".tsv"
+    root = list_file.resolve().parent
+    items: list[LabelledPath] = []
+    skips: list[Skip] = []
+    raw = list_file.read_bytes()
+    for lineno, line_bytes in enumerate(raw.split(b"\n"), 1):
+        line_bytes = line_bytes.removesuffix(b"\r")
+        where = f"{list_file}:{lineno}"
+        if not line_bytes.strip():
+            continue
+        try:
+            line = line_bytes.decode("utf-8")
+        except UnicodeDecodeError:
+            skips.append(Skip(where, "line is not valid UTF-8"))
+            continue
+        if lineno == 1:
+            line = line.removeprefix("\ufeff")
+        if tab_only:
+            path, sep, label = line.partition("\t")
+        else:
+            parts = line.split(None, 1) if "\t" not in line else line.split("\t", 1)
+            path, sep, label = (parts[0], " ", parts[1]) if len(parts) == 2 else (line, "", "")
+        if not sep or not path:
+            skips.append(Skip(where, "expected PATH and LABEL separated by a tab" if tab_only
+                              else "expected PATH and LABEL separated by whitespace"))
+            continue
+        items.append(LabelledPath((root / path).resolve(), label, where))
+    return items, skips

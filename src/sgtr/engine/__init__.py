@@ -1,0 +1,1 @@
+"""The training engine: Lightning kept at the edge, wrapping the plain recognizer modules."""

@@ -1,0 +1,1 @@
+"""Scoring recognizers the way papers do: protocols, metrics, prediction sources and the evaluation report."""

@@ -1,0 +1,1 @@
+"""Reading text for users: the ``Recognizer`` predictor, weights files and ONNX export."""

@@ -1,0 +1,57 @@
+"""The contract every recognizer in sgtr honours: what goes in (``Targets``) and what comes out (``RecognizerOutput``).
+
+GTR, the training engine, evaluation, ``sgtr read`` and export all rely on this one shape, so a host recognizer
+(CRNN, TRBA, SRN, PREN, ABINet, the segmentation VR) plugs into any of them without special cases.
+
+Vocabulary (see ``sgtr.data.charset``): K = ``charset.num_classes`` classes, class 0 is EOS, segmentation
+background and CTC blank at once; T = ``charset.max_steps`` decoding steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class Targets:
+    """Supervision for one batch.
+
+    ``ids``: (B, T) token ids, one EOS after the label, then ``PAD_ID`` (-100).
+    ``masks``: (B, H, W) long character-instance maps at input resolution (0 background, t = t-th character), or None.
+    ``has_mask``: (B,) bool, which samples carry a real mask (real data has none; their mask rows are ignored).
+    """
+
+    ids: Tensor
+    masks: Tensor | None = None
+    has_mask: Tensor | None = None
+
+    def to(self, device: torch.device | str) -> "Targets":
+        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
+        return Targets(move(self.ids), move(self.masks), move(self.has_mask))
+
+
+@dataclass
+class RecognizerOutput:
+    """What a recognizer's ``forward(images, targets=None)`` returns.
+
+    ``logits``: (B, T, K) the final prediction, one row per decoding step (or per CTC frame when ``ctc`` is true).
+    ``branches``: named per-branch logits beside the final one, each (B, T, K): e.g. ``vr``, ``lm``, ``gtr``, ``fused``.
+    ``seg_logits``: (B, K, H', W') character segmentation logits, for models that segment.
+    ``order_maps``: (B, T, H', W') reading-order or attention maps, each summing to 1 over the pixels.
+    ``features``: (B, D, H', W') the visual feature map GTR builds node features from.
+    ``extras``: anything else worth showing (fusion gates, graphs), keyed by name.
+    ``losses``: named scalar losses, filled only when targets were given; ``loss`` is their weighted total.
+    """
+
+    logits: Tensor
+    ctc: bool = False
+    branches: dict[str, Tensor] = field(default_factory=dict)
+    seg_logits: Tensor | None = None
+    order_maps: Tensor | None = None
+    features: Tensor | None = None
+    extras: dict[str, Tensor] = field(default_factory=dict)
+    losses: dict[str, Tensor] = field(default_factory=dict)
+    loss: Tensor | None = None

@@ -1,0 +1,1 @@
+"""Synthetic word images with exact per-character instance masks (``sgtr synth``)."""
