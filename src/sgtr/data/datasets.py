@@ -8,6 +8,7 @@ into its named sets, which is how evaluation and training find data.
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import lmdb
@@ -23,15 +24,30 @@ from sgtr.data.skips import Skip
 
 LABEL_FILES = ("labels.tsv", "gt.txt")
 
+# lmdb allows one environment per file and process, so readers of the same database share it. A DataLoader worker
+# forked from a parent that had it open inherits the parent's handle: it closes that copy (read-only and lock-free, so
+# the parent is unaffected) and opens its own.
+_ENVS: dict[str, tuple[int, lmdb.Environment]] = {}
+
+
+def _shared_env(path: Path) -> lmdb.Environment:
+    key, pid = str(path.resolve()), os.getpid()
+    owner, env = _ENVS.get(key, (None, None))
+    if owner != pid:
+        if env is not None:
+            env.close()
+        env = lmdb.open(key, readonly=True, lock=False, readahead=False, meminit=False, max_readers=126, subdir=True)
+        _ENVS[key] = (pid, env)
+    return env
+
 
 class LmdbDataset(Dataset):
-    """One LMDB in the standard layout. The environment is opened lazily so the dataset pickles into workers."""
+    """One LMDB in the standard layout; holds only its path, so it pickles into DataLoader workers."""
 
     def __init__(self, path: str | Path, *, with_masks: bool = True):
         self.path = Path(path)
         self.with_masks = with_masks
-        self._env: lmdb.Environment | None = None
-        with self._open() as env, env.begin() as txn:
+        with self.env.begin() as txn:
             raw = txn.get(fmt.NUM_SAMPLES_KEY)
             if raw is None:
                 raise ValueError(f"{self.path}: LMDB has no 'num-samples' key; not an STR dataset")
@@ -42,20 +58,9 @@ class LmdbDataset(Dataset):
             self.has_masks = txn.get(fmt.mask_key(1)) is not None
             self.complete_marker = txn.get(fmt.COMPLETE_KEY) is not None
 
-    def _open(self) -> lmdb.Environment:
-        return lmdb.open(str(self.path), readonly=True, lock=False, readahead=False, meminit=False,
-                         max_readers=126, subdir=True)
-
     @property
     def env(self) -> lmdb.Environment:
-        if self._env is None:
-            self._env = self._open()
-        return self._env
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_env"] = None
-        return state
+        return _shared_env(self.path)
 
     def __len__(self) -> int:
         return self.num_samples

@@ -1,0 +1,102 @@
+"""``sgtr data``: dataset tools — ``create-lmdb`` (label list → standard LMDB) and ``inspect`` (statistics)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sgtr.cli.main import CommandError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("data", help="create and inspect datasets",
+                                   description="Create and inspect datasets.")
+    sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+
+    create = sub.add_parser("create-lmdb", help="write a standard STR LMDB from a labels.tsv folder or a gt.txt",
+                            description="Validate every image of a labels.tsv folder or a gt.txt list (PATH LABEL "
+                                        "lines) and write the standard STR LMDB. Bad samples are named and skipped; "
+                                        "the database appears only when complete.")
+    create.add_argument("src", type=Path, help="folder holding labels.tsv or gt.txt, or the list file itself")
+    create.add_argument("out", type=Path, help="folder of the new LMDB")
+    create.add_argument("--charset", help="also skip labels this charset (36, 62, 94 or a file) cannot encode")
+    create.add_argument("--max-length", type=int, default=25, help="longest label kept with --charset (default 25)")
+    create.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    create.set_defaults(func=run_create)
+
+    inspect = sub.add_parser("inspect", help="sample count, label lengths, charset coverage, image sizes, bad samples",
+                             description="Read a dataset (labels.tsv folder, gt.txt, LMDB or a root of LMDBs) and "
+                                         "report its statistics.")
+    inspect.add_argument("path", type=Path)
+    inspect.add_argument("--charset", default="36", help="charset for the coverage report (default 36)")
+    inspect.add_argument("--max-length", type=int, default=25)
+    inspect.add_argument("--limit", type=int, help="read only the first N samples")
+    inspect.add_argument("--json", type=Path, help="also write the report as JSON to this file")
+    inspect.set_defaults(func=run_inspect)
+
+
+def _charset(spec: str | None, max_length: int):
+    from sgtr.data.charset import Charset
+
+    if spec is None:
+        return None
+    try:
+        return Charset.from_spec(spec, max_length=max_length)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _label_file(src: Path) -> Path:
+    from sgtr.data.datasets import label_file_in
+
+    if src.is_file():
+        return src
+    if src.is_dir():
+        found = label_file_in(src)
+        if found is not None:
+            return found
+        raise CommandError(f"{src}: holds no labels.tsv or gt.txt")
+    raise CommandError(f"{src}: no such file or folder")
+
+
+def run_create(args: argparse.Namespace) -> int:
+    from sgtr.data.labels import parse_label_file
+    from sgtr.data.lmdb_writer import create_lmdb
+    from sgtr.data.skips import SkipLog
+
+    charset = _charset(args.charset, args.max_length)
+    items, list_skips = parse_label_file(_label_file(args.src))
+    skips = SkipLog()
+    skips.extend(list_skips)
+    try:
+        report = create_lmdb(items, args.out, charset=charset, skips=skips, overwrite=args.overwrite)
+    except FileExistsError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"wrote {report.written} samples to {args.out}; {skips.summary()}")
+    return 0 if report.written else 1
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    from sgtr.data.datasets import open_dataset
+    from sgtr.data.inspection import format_inspection, inspect_dataset
+    from sgtr.data.skips import SkipLog
+
+    charset = _charset(args.charset, args.max_length)
+    try:
+        dataset = open_dataset(args.path)
+    except (FileNotFoundError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    skips = SkipLog()
+    skips.extend(getattr(dataset, "list_skips", []))
+    report = inspect_dataset(dataset, charset, skips, limit=args.limit)
+    print(format_inspection(str(args.path), report, charset))
+    if report.bad:
+        print("\nbad samples:")
+        for line in report.bad:
+            print(f"  {line}")
+    print(skips.summary(), file=sys.stderr)
+    if args.json:
+        args.json.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    return 0

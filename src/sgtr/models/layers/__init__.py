@@ -1,0 +1,18 @@
+"""Small reusable blocks that every recognizer is built from; they know nothing about models, charsets or losses.
+
+``conv``: conv + BatchNorm + ReLU.  ``resnet``: residual blocks and a configurable ResNet backbone.
+``ppm``: pyramid pooling for global context.  ``fpn``: top-down merge of backbone levels into one map.
+``unet``: a small convolutional encoder-decoder.  ``position_attention``: T query-per-step attention maps over pixels.
+``positional``: sinusoidal 1-D / 2-D encodings.
+"""
+
+from sgtr.models.layers.conv import ConvBNAct
+from sgtr.models.layers.fpn import FPN
+from sgtr.models.layers.position_attention import PositionAttention
+from sgtr.models.layers.positional import sinusoid, sinusoid_2d, sinusoid_grid
+from sgtr.models.layers.ppm import PyramidPooling
+from sgtr.models.layers.resnet import BasicBlock, ResNet
+from sgtr.models.layers.unet import UNet
+
+__all__ = ["BasicBlock", "ConvBNAct", "FPN", "PositionAttention", "PyramidPooling", "ResNet", "UNet", "sinusoid",
+           "sinusoid_2d", "sinusoid_grid"]

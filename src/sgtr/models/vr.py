@@ -1,0 +1,184 @@
+"""The segmentation-based visual recognizer (VR): the S-GTR baseline whose maps GTR builds its graphs from.
+
+Tensor flow (spec §2): ResNet backbone → (optional pyramid pooling) → FPN → feature map F (B, D, H', W') at output
+stride s → character segmentation logits G (B, K, H', W'), class 0 = background → T reading-order maps A (B, T, H', W')
+→ 1-D prediction P_V[t] = Σ_p softmax(G)[:, p] · A_t[p], a distribution over the K classes (class 0 = EOS).
+
+Order maps are position attention (a documented choice between the spec's FCN-on-G figure and DAN-style code): keys
+come from a small U-Net over concat[softmax(G), F], queries are a learned projection of a sinusoidal encoding of t,
+and A_t = softmax_p(q_t · k_p / √d), so every map sums to 1 by construction, with no separate normalisation step and
+no division by a possibly-zero sum of sigmoids.
+
+Losses (given ``Targets``): ``seg``, soft pixel cross-entropy of G against the class map; ``order``, KL(GT order
+distribution ‖ A_t); ``seq``, NLL of P_V against the ids. ``seg`` and ``order`` use only samples with masks; ``seq``
+uses every sample, which is what trains the model on real data. Masks are downsampled by *area*: each H'×W' cell gets
+the fraction of its input pixels that belong to each character, so thin glyphs keep soft evidence instead of
+vanishing under nearest-neighbour sampling. The class target of a cell is the area-weighted mix of its characters'
+classes; the order target of step t is character t's area map normalised over pixels. The EOS step's target is the
+background area normalised, so that P_V at EOS is pulled towards class 0 even without the ``seq`` loss; steps after
+EOS are excluded, matching the ``seq`` loss which ignores them. KL differs from the soft cross-entropy only by the
+target's entropy, a constant, so gradients are the same and the logged value goes to 0 at the optimum.
+
+Default loss weights are seg 1, order 1, seq 1. The spec's ``L_seg + 0.1·L_ord`` pairs 0.1 with a Smooth-L1 on raw
+maps (values ~1e-3 per pixel); the KL here is on the scale of a cross-entropy, so it needs no down-weighting, and
+ablating 0.1 vs 1 on the overfit task is in the report of issue 4.
+
+Segmentation resolution (decided, measured): GTR's nodes are the pixels of these maps. At 32×128 a stride-4 map is
+8×32 = 256 cells for up to 25 characters; in the synthetic words of the tests an average character covers
+RESOLUTION_NUMBERS. ``small`` therefore works at stride 2 (16×64 = 1024 cells): the stem halves the input at once, the
+residual stages run at strides 4 and 8, and only the FPN's 1×1 lateral on the stem, its 3×3 smoothing conv, the
+segmentation head and the U-Net's first level (all 64 channels) run at stride 2. Cost on the 2-core dev CPU
+(``benchmarks/vr_speed.py``, 1 thread, forward+backward at batch 64): SPEED_NUMBERS. ``base`` follows the paper:
+64×256 input at stride 4, also a 16×64 map.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sgtr.data.charset import PAD_ID, Charset
+from sgtr.models.layers import FPN, ConvBNAct, PositionAttention, PyramidPooling, ResNet, UNet
+from sgtr.models.output import RecognizerOutput, Targets
+
+
+@dataclass(frozen=True)
+class VRConfig:
+    """Architecture and loss weights. ``input_size`` is the (H, W) the preset is meant for (data pipeline, export);
+    the network itself accepts any size."""
+
+    input_size: tuple[int, int] = (32, 128)
+    stem: tuple[int, ...] = (32,)
+    widths: tuple[int, ...] = (64, 128, 256)
+    depths: tuple[int, ...] = (2, 2, 2)
+    strides: tuple[int, ...] = (2, 2, 1)
+    ppm_bins: tuple[int, ...] = ()
+    out_stride: int = 2
+    fpn_channels: int = 64
+    head_channels: int = 64
+    order_channels: int = 64
+    order_depth: int = 4
+    seg_weight: float = 1.0
+    order_weight: float = 1.0
+    seq_weight: float = 1.0
+    eps: float = 1e-6
+
+
+PRESETS: dict[str, VRConfig] = {
+    # CPU-friendly: ~PARAMS_SMALL parameters, stride-2 maps of 16×64 at 32×128.
+    "small": VRConfig(),
+    # Paper-like: 64×256 input, stride-4 maps of 16×64, widths 128/256/512/512, PPM on the deepest level.
+    "base": VRConfig(input_size=(64, 256), stem=(64, 64), widths=(128, 256, 512, 512), depths=(2, 3, 4, 2),
+                     strides=(2, 2, 1, 1), ppm_bins=(1, 2, 3, 6), out_stride=4, fpn_channels=256, head_channels=256,
+                     order_channels=128),
+}
+
+
+def vr_config(preset: str = "small", **overrides) -> VRConfig:
+    """A preset with some fields replaced; unknown preset or field names raise ``ValueError`` listing the valid ones."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown VR preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    valid = {f.name for f in fields(VRConfig)}
+    unknown = sorted(set(overrides) - valid)
+    if unknown:
+        raise ValueError(f"unknown VR config field(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
+    return replace(PRESETS[preset], **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
+
+
+class SegmentationRecognizer(nn.Module):
+    """``forward(images (B, 3, H, W) in [-1, 1], targets=None) -> RecognizerOutput`` (see the module docstring)."""
+
+    def __init__(self, charset: Charset, config: VRConfig | None = None):
+        super().__init__()
+        self.config = config = config or VRConfig()
+        self.num_classes, self.steps = charset.num_classes, charset.max_steps
+        self.backbone = ResNet(config.stem, config.widths, config.depths, config.strides)
+        deepest = self.backbone.channels[-1]
+        self.ppm = PyramidPooling(deepest, deepest, config.ppm_bins) if config.ppm_bins else None
+        self.fpn = FPN(self.backbone.channels, self.backbone.strides, config.fpn_channels, config.out_stride)
+        self.seg_head = nn.Sequential(ConvBNAct(config.fpn_channels, config.head_channels, 3),
+                                      nn.Conv2d(config.head_channels, self.num_classes, 1))
+        self.order_keys = UNet(self.num_classes + config.fpn_channels, config.order_channels, config.order_depth)
+        self.order_attention = PositionAttention(config.order_channels, self.steps)
+
+    @classmethod
+    def from_preset(cls, charset: Charset, preset: str = "small", **overrides) -> "SegmentationRecognizer":
+        return cls(charset, vr_config(preset, **overrides))
+
+    def forward(self, images: Tensor, targets: Targets | None = None) -> RecognizerOutput:
+        levels = self.backbone(images)
+        if self.ppm is not None:
+            levels[-1] = self.ppm(levels[-1])
+        features = self.fpn(levels)
+        seg_logits = self.seg_head(features)
+        seg_probs = seg_logits.softmax(dim=1)
+        log_order = self.order_attention(self.order_keys(torch.cat((seg_probs, features), dim=1)))
+        order_maps = log_order.exp()
+        p_v = torch.einsum("bkp,btp->btk", seg_probs.flatten(2), order_maps.flatten(2))
+        logits = torch.log(p_v + self.config.eps)
+        out = RecognizerOutput(logits=logits, branches={"vr": logits}, seg_logits=seg_logits, order_maps=order_maps,
+                               features=features)
+        if targets is not None:
+            out.losses = self.losses(seg_logits, log_order, logits, targets)
+            weights = {"seg": self.config.seg_weight, "order": self.config.order_weight, "seq": self.config.seq_weight}
+            out.loss = sum(weights[name] * value for name, value in out.losses.items())
+        return out
+
+    def losses(self, seg_logits: Tensor, log_order: Tensor, logits: Tensor, targets: Targets) -> dict[str, Tensor]:
+        """``seq`` always; ``seg`` and ``order`` when at least one sample of the batch has a mask."""
+        ids = targets.ids
+        losses = {"seq": F.nll_loss(logits.flatten(0, 1), ids.flatten(), ignore_index=PAD_ID)}
+        if targets.masks is None:
+            return losses
+        has_mask = targets.has_mask
+        if has_mask is None:
+            has_mask = torch.ones(len(ids), dtype=torch.bool, device=ids.device)
+        if not bool(has_mask.any()):
+            return losses
+        ids, masks = ids[has_mask], targets.masks[has_mask]
+        seg_logits, log_order = seg_logits[has_mask], log_order[has_mask].flatten(2)
+        counts = area_counts(masks, self.steps + 1, seg_logits.shape[-2:])
+        seg_target = class_targets(counts, ids, self.num_classes)
+        losses["seg"] = -(seg_target * seg_logits.flatten(2).log_softmax(dim=1)).sum(dim=1).mean()
+        order_target, valid = order_targets(counts, ids)
+        kl = (torch.xlogy(order_target, order_target) - order_target * log_order).sum(dim=-1)
+        losses["order"] = kl[valid].sum() / valid.sum().clamp_min(1)
+        return losses
+
+
+def area_counts(masks: Tensor, instances: int, size: tuple[int, int]) -> Tensor:
+    """(B, H, W) instance map (values < ``instances``) → (B, instances, h·w): how many input pixels of each instance
+    fall into each cell of an h×w grid. Row/column r maps to cell r·h // H, which is exact area pooling when H is a
+    multiple of h."""
+    b, height, width = masks.shape
+    h, w = size
+    rows = torch.arange(height, device=masks.device) * h // height
+    cols = torch.arange(width, device=masks.device) * w // width
+    cell = (rows[:, None] * w + cols[None, :]).flatten()
+    index = masks.flatten(1) * (h * w) + cell
+    counts = torch.zeros(b, instances * h * w, device=masks.device)
+    counts.scatter_add_(1, index, torch.ones_like(index, dtype=counts.dtype))
+    return counts.view(b, instances, h * w)
+
+
+def class_targets(counts: Tensor, ids: Tensor, num_classes: int) -> Tensor:
+    """(B, K, P) soft class map: each cell's area fractions moved from instances (0 = background, t+1 = token t) to
+    the token's class."""
+    b, instances, p = counts.shape
+    classes = F.pad(ids.clamp_min(0), (1, 0))[:, :instances]  # instance i → class; PAD and background → 0
+    target = counts.new_zeros(b, num_classes, p)
+    target.scatter_add_(1, classes[:, :, None].expand(-1, -1, p), counts)
+    return target / counts.sum(dim=1, keepdim=True).clamp_min(1)
+
+
+def order_targets(counts: Tensor, ids: Tensor) -> tuple[Tensor, Tensor]:
+    """(B, T, P) GT order distributions and (B, T) validity: step t is character t's area map normalised; the EOS
+    step is the background's. Steps after EOS, and characters with no pixels (e.g. spaces), are invalid."""
+    steps = torch.arange(ids.shape[1], device=ids.device)
+    instance = torch.where(ids > 0, steps + 1, 0)
+    mass = counts.gather(1, instance[:, :, None].expand(-1, -1, counts.shape[-1]))
+    total = mass.sum(dim=-1)
+    return mass / total.clamp_min(1)[..., None], (ids != PAD_ID) & (total > 0)
