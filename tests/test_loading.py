@@ -45,6 +45,15 @@ def test_prepare_turns_unencodable_labels_into_skips():
     assert isinstance(out, Skip) and "outside the charset" in out.reason
 
 
+def test_prepare_with_cleaning_keeps_masks_only_for_unchanged_labels():
+    prep = Prepare(Charset.from_spec("36"), 8, 16, clean=lambda t: t.replace("'", ""))
+    mask = np.ones((10, 30), dtype=np.uint8)
+    image = Image.new("RGB", (30, 10))
+    assert prep(Sample("a", image, "ab", mask)).positions is not None
+    cleaned = prep(Sample("b", image, "a'b", mask))
+    assert cleaned.label == "ab" and cleaned.positions is None
+
+
 def test_collate_stacks_images_targets_and_keeps_skips():
     prep = Prepare(Charset.from_spec("36", max_length=5), 8, 16)
     mask = np.zeros((10, 30), dtype=np.uint8)

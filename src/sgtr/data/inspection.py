@@ -58,8 +58,8 @@ def inspect_dataset(dataset: Dataset, charset: Charset, skips: SkipLog, limit: i
         missing = [c for c in label if c not in charset.symbols]
         if missing:
             unknown.update(missing)
-            skips.add(Skip(item.key, f"label {item.label!r} has characters outside charset {charset.name}: "
-                           + "".join(sorted(set(missing)))))
+            skips.add(Skip(item.key, f"characters outside charset {charset.name}: {''.join(sorted(set(missing)))} "
+                                     f"(label {item.label!r})"))
         elif len(label) > charset.max_length:
             report.too_long += 1
         elif label:

@@ -51,7 +51,7 @@ def create_lmdb(items: Iterable[LabelledPath], out: str | Path, *, charset: Char
             if charset is not None:
                 reason = charset.check(charset.normalize(item.label))
                 if reason is not None:
-                    skips.add(Skip(key, f"label {item.label!r} not used: {reason}"))
+                    skips.add(Skip(key, f"{reason} (label {item.label!r})"))
                     continue
             try:
                 data = item.path.read_bytes()

@@ -103,6 +103,7 @@ class RatioBatchSampler(Sampler[list[int]]):
         self.counts = counts
         self.seed = seed
         self.epoch = 0
+        self.start = 0  # set to the global step on resume, so a resumed run draws fresh batches
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -111,7 +112,7 @@ class RatioBatchSampler(Sampler[list[int]]):
         return max(n // c for n, c in zip(self.sizes, self.counts) if c > 0)
 
     def __iter__(self) -> Iterator[list[int]]:
-        rng = np.random.default_rng((self.seed, self.epoch))
+        rng = np.random.default_rng((self.seed, self.epoch, self.start))
         orders = [rng.permutation(n) if c else None for n, c in zip(self.sizes, self.counts)]
         cursors = [0] * len(self.sizes)
         for _ in range(len(self)):

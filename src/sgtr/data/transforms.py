@@ -6,6 +6,7 @@ Runs inside DataLoader workers, so each sample is resized and encoded once, on t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from PIL import Image
@@ -43,22 +44,28 @@ def instance_to_position(mask: np.ndarray, label: str) -> np.ndarray:
 
 
 class Prepare:
-    """Callable that encodes and resizes one sample, or returns a ``Skip`` explaining why it cannot be used."""
+    """Callable that encodes and resizes one sample, or returns a ``Skip`` explaining why it cannot be used.
 
-    def __init__(self, charset: Charset, height: int, width: int):
-        self.charset, self.height, self.width = charset, height, width
+    ``clean`` rewrites labels first (the engine passes the evaluation protocol's cleaning, so a real label such as
+    ``"JOE'S"`` trains and scores as ``joes`` instead of being dropped for its apostrophe). A mask indexes the
+    characters of the original label, so it is kept only when cleaning left the label unchanged.
+    """
+
+    def __init__(self, charset: Charset, height: int, width: int, clean: Callable[[str], str] | None = None):
+        self.charset, self.height, self.width, self.clean = charset, height, width, clean
 
     def __call__(self, sample: Sample | Skip) -> PreparedSample | Skip:
         if isinstance(sample, Skip):
             return sample
-        label = self.charset.normalize(sample.label)
+        original = self.charset.normalize(sample.label)
+        label = self.charset.normalize(self.clean(sample.label)) if self.clean else original
         try:
             ids = self.charset.encode(label)
         except LabelError as exc:
-            return Skip(sample.key, f"label {sample.label!r} not used: {exc}")
+            return Skip(sample.key, f"{exc} (label {sample.label!r})")
         image = resize_image(sample.image, self.height, self.width)
         positions = None
-        if sample.mask is not None:
+        if sample.mask is not None and label == original:
             mask = Image.fromarray(instance_to_position(sample.mask, label))
             positions = np.asarray(mask.resize((self.width, self.height), Image.NEAREST))
         return PreparedSample(sample.key, label, image, ids, positions)

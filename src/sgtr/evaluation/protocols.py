@@ -51,7 +51,7 @@ class Protocol:
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
     for p in (
-        Protocol("36", "case-insensitive, letters and digits only (the standard STR protocol)",
+        Protocol("36", "case-insensitive, letters and digits only; the standard STR protocol",
                  lambda t: _NOT_36.sub("", _to_ascii(t).lower())),
         Protocol("62", "case-sensitive, letters and digits only",
                  lambda t: _NOT_62.sub("", _to_ascii(t))),

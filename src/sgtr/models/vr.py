@@ -58,7 +58,8 @@ class VRConfig:
     ppm_bins: tuple[int, ...] = ()
     out_stride: int = 2
     fpn_channels: int = 64
-    head_channels: int = 64
+    head_channels: int = 0
+    key_stride: int = 4
     order_channels: int = 64
     order_depth: int = 4
     seg_weight: float = 1.0
@@ -99,8 +100,11 @@ class SegmentationRecognizer(nn.Module):
         deepest = self.backbone.channels[-1]
         self.ppm = PyramidPooling(deepest, deepest, config.ppm_bins) if config.ppm_bins else None
         self.fpn = FPN(self.backbone.channels, self.backbone.strides, config.fpn_channels, config.out_stride)
-        self.seg_head = nn.Sequential(ConvBNAct(config.fpn_channels, config.head_channels, 3),
-                                      nn.Conv2d(config.head_channels, self.num_classes, 1))
+        if config.key_stride % config.out_stride:
+            raise ValueError(f"key_stride {config.key_stride} must be a multiple of out_stride {config.out_stride}")
+        hidden = config.head_channels or config.fpn_channels
+        self.seg_head = nn.Sequential(*([ConvBNAct(config.fpn_channels, hidden, 3)] if config.head_channels else []),
+                                      nn.Conv2d(hidden, self.num_classes, 1))
         self.order_keys = UNet(self.num_classes + config.fpn_channels, config.order_channels, config.order_depth)
         self.order_attention = PositionAttention(config.order_channels, self.steps)
 
@@ -115,7 +119,7 @@ class SegmentationRecognizer(nn.Module):
         features = self.fpn(levels)
         seg_logits = self.seg_head(features)
         seg_probs = seg_logits.softmax(dim=1)
-        log_order = self.order_attention(self.order_keys(torch.cat((seg_probs, features), dim=1)))
+        log_order = self.order_attention(self.keys(torch.cat((seg_probs, features), dim=1)))
         order_maps = log_order.exp()
         p_v = torch.einsum("bkp,btp->btk", seg_probs.flatten(2), order_maps.flatten(2))
         logits = torch.log(p_v + self.config.eps)
@@ -126,6 +130,15 @@ class SegmentationRecognizer(nn.Module):
             weights = {"seg": self.config.seg_weight, "order": self.config.order_weight, "seq": self.config.seq_weight}
             out.loss = sum(weights[name] * value for name, value in out.losses.items())
         return out
+
+    def keys(self, x: Tensor) -> Tensor:
+        """Order-map keys at the map's resolution; the U-Net runs at ``key_stride`` and is upsampled back, because
+        order maps only need to tell characters apart, while G carries the fine boundaries."""
+        ratio = self.config.key_stride // self.config.out_stride
+        if ratio == 1:
+            return self.order_keys(x)
+        keys = self.order_keys(F.avg_pool2d(x, ratio, ceil_mode=True))
+        return F.interpolate(keys, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
     def losses(self, seg_logits: Tensor, log_order: Tensor, logits: Tensor, targets: Targets) -> dict[str, Tensor]:
         """``seq`` always; ``seg`` and ``order`` when at least one sample of the batch has a mask."""

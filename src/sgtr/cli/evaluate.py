@@ -1,0 +1,139 @@
+"""``sgtr evaluate``: score a checkpoint, a predictions file or a peer engine on named sets under one protocol.
+
+Prints the Markdown table to stdout and the skip summary to stderr; ``--json`` and ``--errors`` write the full result
+and the wrong predictions. The work itself lives in ``sgtr.evaluation``; this module turns arguments into sets and a
+source and user mistakes into one-line ``CommandError``s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sgtr.cli.main import CommandError
+from sgtr.evaluation.protocols import PROTOCOLS
+
+CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt")
+# The keys of sgtr.evaluation.sources.ENGINES, spelled out so that --help does not import PIL and numpy.
+ENGINE_NAMES = ("tesseract", "rapidocr")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {text}")
+    return value
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "evaluate", usage="sgtr evaluate [CHECKPOINT] SET_OR_ROOT [SET_OR_ROOT ...] "
+                          "[--predictions FILE | --engine {tesseract,rapidocr}] [options]",
+        help="word accuracy and 1-NED of a model, a predictions file or a peer engine on benchmark sets",
+        description="Score one prediction source on sets under one protocol. Each SET_OR_ROOT is a set (a folder "
+                    "with labels.tsv or gt.txt, an LMDB folder) or a folder holding sets. A first argument ending in "
+                    ".safetensors or .ckpt is a model checkpoint to evaluate.")
+    p.add_argument("inputs", nargs="+", metavar="SET_OR_ROOT", help="sets or folders of sets, after an optional "
+                   "checkpoint")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--predictions", type=Path, metavar="FILE",
+                        help="PATH<TAB>TEXT[<TAB>CONFIDENCE] lines; relative paths are taken from the file's folder, "
+                             "LMDB samples are DIR#N")
+    source.add_argument("--engine", choices=ENGINE_NAMES, help="a peer engine to compare against")
+    p.add_argument("--protocol", choices=tuple(PROTOCOLS), default="36",
+                   help="36: case-insensitive [0-9a-z] (default, as in papers); 62: case-sensitive [0-9a-zA-Z]; "
+                        "94: printable ASCII without space; raw: exact after NFC")
+    p.add_argument("--batch-size", type=_positive, default=64, metavar="N")
+    p.add_argument("--workers", type=_non_negative, default=0, metavar="N", help="data-loading worker processes")
+    p.add_argument("--limit", type=_positive, metavar="N", help="score only the first N samples of each set")
+    p.add_argument("--json", type=Path, metavar="FILE", help="write the full result as JSON")
+    p.add_argument("--errors", type=Path, metavar="FILE", help="write each wrong prediction as a JSON line")
+    p.set_defaults(func=run)
+
+
+def checkpoint_source(path: Path):
+    """The prediction source of a model checkpoint."""
+    raise CommandError("model checkpoints arrive with the VR model (issue 4)")
+
+
+def _open_sets(inputs: list[str]) -> dict:
+    from sgtr.data.datasets import discover_sets, open_dataset
+
+    sets: dict = {}
+    for text in inputs:
+        root = Path(text)
+        if not root.exists():
+            raise CommandError(f"{root}: no such file or folder")
+        try:
+            for name, path in discover_sets(root).items():
+                if name in sets:
+                    name = str(path)  # two roots with a set of the same name: tell them apart by path
+                if name in sets:
+                    raise CommandError(f"{path} is given twice")
+                sets[name] = open_dataset(path, with_masks=False)
+        except (OSError, ValueError) as exc:
+            raise CommandError(str(exc)) from None
+    return sets
+
+
+def _open_source(args: argparse.Namespace, checkpoint: Path | None):
+    from sgtr.evaluation.sources import ENGINES, PredictionsFile, SourceError
+
+    if checkpoint is not None:
+        return checkpoint_source(checkpoint)
+    try:
+        if args.predictions is not None:
+            return PredictionsFile(args.predictions)
+        return ENGINES[args.engine]()
+    except (OSError, ValueError, SourceError) as exc:
+        raise CommandError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from sgtr.data.skips import SkipLog
+    from sgtr.evaluation.evaluator import evaluate
+    from sgtr.evaluation.protocols import get_protocol
+    from sgtr.evaluation.report import to_markdown, write_json
+
+    inputs = list(args.inputs)
+    checkpoint = None
+    if inputs[0].lower().endswith(CHECKPOINT_SUFFIXES):
+        checkpoint = Path(inputs.pop(0))
+        if not checkpoint.is_file():
+            raise CommandError(f"{checkpoint}: no such checkpoint file")
+    if not inputs:
+        raise CommandError("give at least one set or folder of sets to evaluate on")
+    if sum(x is not None for x in (checkpoint, args.predictions, args.engine)) != 1:
+        raise CommandError("give exactly one source: a checkpoint, --predictions FILE or --engine NAME")
+
+    if args.json is not None and not args.json.parent.is_dir():
+        raise CommandError(f"{args.json.parent}: no such folder for --json")  # say so before a long run, not after
+    sets = _open_sets(inputs)
+    source = _open_source(args, checkpoint)
+    skips = SkipLog()
+    try:
+        errors = args.errors.open("w", encoding="utf-8") if args.errors else None
+    except OSError as exc:
+        raise CommandError(f"{args.errors}: {exc.strerror}") from None
+    try:
+        result = evaluate(sets, source, get_protocol(args.protocol), batch_size=args.batch_size,
+                          workers=args.workers, limit=args.limit, skips=skips, errors=errors)
+    finally:
+        if errors is not None:
+            errors.close()
+    print(to_markdown(result), end="")
+    print(skips.summary(), file=sys.stderr)
+    if args.json is not None:
+        try:
+            write_json(result, args.json)
+        except OSError as exc:
+            raise CommandError(f"{args.json}: {exc.strerror}") from None
+    return 0

@@ -1,0 +1,53 @@
+"""Building the training and validation loaders from a config: sources mixed by ratio, sets validated by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
+
+from sgtr.data.charset import Charset
+from sgtr.data.datasets import open_dataset
+from sgtr.data.loading import Collate, PreparedDataset, RatioBatchSampler
+from sgtr.data.transforms import Prepare
+from sgtr.evaluation.protocols import get_protocol
+
+
+def protocol_for(charset: Charset):
+    """The evaluation protocol that matches what a charset can say: 36/62/94 for the presets, raw otherwise."""
+    return get_protocol(charset.name if charset.name in ("36", "62", "94") else "raw")
+
+
+def train_loader(config: dict, charset: Charset, seed: int) -> DataLoader:
+    data = config["data"]
+    sources = data["train"]
+    if not sources:
+        raise ValueError("config data.train lists no training source")
+    readers = [open_dataset(Path(s["path"])) for s in sources]
+    prepare = Prepare(charset, data["height"], data["width"], clean=protocol_for(charset).clean)
+    dataset = PreparedDataset(ConcatDataset(readers), prepare)
+    sampler = RatioBatchSampler([len(r) for r in readers], [float(s.get("ratio", 1.0)) for s in sources],
+                                data["batch_size"], seed=seed)
+    return DataLoader(dataset, batch_sampler=sampler, num_workers=data["workers"], collate_fn=Collate(charset.max_steps),
+                      persistent_workers=data["workers"] > 0, pin_memory=False)
+
+
+def _evenly_spaced(dataset: Dataset, limit: int | None) -> Dataset:
+    n = len(dataset)  # type: ignore[arg-type]
+    if limit is None or n <= limit:
+        return dataset
+    return Subset(dataset, np.linspace(0, n - 1, limit).round().astype(int).tolist())
+
+
+def val_loaders(config: dict, charset: Charset) -> tuple[list[str], list[DataLoader]]:
+    data = config["data"]
+    protocol = protocol_for(charset)
+    prepare = Prepare(charset, data["height"], data["width"], clean=protocol.clean)
+    names, loaders = [], []
+    for name, path in data["val"].items():
+        dataset = PreparedDataset(_evenly_spaced(open_dataset(Path(path)), data["val_limit"]), prepare)
+        names.append(name)
+        loaders.append(DataLoader(dataset, batch_size=data["batch_size"], num_workers=0,
+                                  collate_fn=Collate(charset.max_steps)))
+    return names, loaders

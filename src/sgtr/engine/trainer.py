@@ -1,0 +1,132 @@
+"""Running a training job from a config: seeds, threads, model, loaders, Lightning Trainer, checkpoints, resume.
+
+One CPU or GPU, or several GPUs/nodes through Lightning's DDP when launched by torchrun or SLURM (Lightning reads
+their environment). The learning rate is scaled to the global batch in ``RecognitionSystem``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from sgtr.data.charset import Charset
+from sgtr.engine.checkpoint_io import AtomicCheckpointIO, load_safe
+from sgtr.engine.curves import plot_training_curves
+from sgtr.engine.data import train_loader, val_loaders
+from sgtr.engine.system import RecognitionSystem
+from sgtr.models.factory import build_model
+from sgtr.models.weights import load_matching
+
+log = logging.getLogger("sgtr.train")
+
+
+def charset_from_config(config: dict) -> Charset:
+    c = config["charset"]
+    return Charset.from_spec(c["spec"], max_length=c["max_length"], unknown=c["unknown"])
+
+
+def model_from_config(config: dict, charset: Charset) -> torch.nn.Module:
+    m = config["model"]
+    return build_model(m["name"], charset, preset=m["preset"], **m["options"])
+
+
+def _world() -> tuple[int, int]:
+    """(global rank, processes on this node) from the launcher's environment, before Lightning sets up."""
+    rank = int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", 0)))
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("SLURM_NTASKS_PER_NODE", 1)))
+    return rank, local
+
+
+class ReseedOnResume(Callback):
+    """Makes a resumed run draw batches it has not drawn yet, instead of replaying the epoch from its start."""
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        sampler = trainer.train_dataloader.batch_sampler if trainer.train_dataloader is not None else None
+        if sampler is not None and hasattr(sampler, "start"):
+            sampler.start = trainer.global_step
+
+
+def resolve_resume(resume: str | None, config: dict) -> str | None:
+    """The checkpoint to resume from (``auto``: the run's last one, if any), checked against the config."""
+    if resume is None:
+        return None
+    if resume == "auto":
+        last = Path(config["trainer"]["out"]) / "checkpoints" / "last.ckpt"
+        if not last.is_file():
+            return None
+        resume = str(last)
+    saved = load_safe(resume).get("sgtr", {}).get("config", {}).get("trainer", {})
+    if saved and saved.get("max_steps") != config["trainer"]["max_steps"]:
+        # The schedule was laid out for the old length; stretching it silently would change the run.
+        raise ValueError(f"{resume}: saved with trainer.max_steps={saved.get('max_steps')}; resume with the same "
+                         "value, or start a longer run from it with trainer.init_from")
+    return resume
+
+
+def train(config: dict, resume: str | None = None, callbacks: list[Callback] = ()) -> Path:
+    """Train and return the best checkpoint's path (the last one when no validation set is configured).
+
+    ``callbacks`` are extra Lightning callbacks (a researcher's hooks; the DDP test dumps each rank's weights)."""
+    trainer_cfg = config["trainer"]
+    out = Path(trainer_cfg["out"])
+    rank, local_procs = _world()
+    threads = trainer_cfg["threads"] or max(1, (os.cpu_count() or 1) // local_procs)
+    torch.set_num_threads(threads)
+    L.seed_everything(trainer_cfg["seed"] + rank, workers=True, verbose=False)
+
+    resume = resolve_resume(resume, config)
+    charset = charset_from_config(config)
+    model = model_from_config(config, charset)
+    if trainer_cfg["init_from"]:
+        ckpt = load_safe(trainer_cfg["init_from"])
+        old = Charset.from_config(ckpt["sgtr"]["charset"]) if "sgtr" in ckpt else None
+        state = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items()}
+        report = load_matching(model, state, old, charset)
+        log.info("initialised from %s: %s", trainer_cfg["init_from"], report.summary())
+
+    train_dl = train_loader(config, charset, seed=trainer_cfg["seed"] + rank)
+    val_names, val_dls = val_loaders(config, charset)
+    system = RecognitionSystem(model, charset, config, val_names)
+
+    precision = trainer_cfg["precision"]
+    if precision == "auto":
+        precision = "bf16-mixed" if torch.cuda.is_available() else "32-true"
+    ckpt_dir = out / "checkpoints"
+    callbacks: list[Callback] = [
+        ModelCheckpoint(dirpath=ckpt_dir, filename="last", every_n_train_steps=trainer_cfg["val_every"],
+                        save_top_k=1, enable_version_counter=False),
+        TQDMProgressBar(refresh_rate=max(1, trainer_cfg["log_every"] // 5)),
+        LearningRateMonitor(logging_interval="step"),
+        ReseedOnResume(),
+        *callbacks,
+    ]
+    if val_dls:
+        callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/accuracy", mode="max",
+                                         save_top_k=1, enable_version_counter=False))
+    trainer = L.Trainer(
+        accelerator=trainer_cfg["accelerator"], devices=trainer_cfg["devices"], num_nodes=trainer_cfg["num_nodes"],
+        # SyncBatchNorm under GPU DDP: statistics over the global batch and the same buffers on every rank (PyTorch
+        # has no CPU version; there each rank keeps its own running statistics and rank 0's are saved).
+        strategy="auto", sync_batchnorm=torch.cuda.is_available(), precision=precision, max_steps=trainer_cfg["max_steps"],
+        val_check_interval=trainer_cfg["val_every"] if val_dls else None, check_val_every_n_epoch=None,
+        limit_val_batches=None if val_dls else 0, num_sanity_val_steps=0,
+        gradient_clip_val=config["optim"]["grad_clip"], log_every_n_steps=trainer_cfg["log_every"],
+        logger=[TensorBoardLogger(out, name="tb", version=""), CSVLogger(out, name="csv", version="")],
+        callbacks=callbacks, plugins=[AtomicCheckpointIO()], use_distributed_sampler=False,
+        enable_model_summary=rank == 0, default_root_dir=out,
+    )
+    trainer.fit(system, train_dataloaders=train_dl, val_dataloaders=val_dls or None,
+                ckpt_path=resume, weights_only=True)
+    if trainer.is_global_zero:
+        png = plot_training_curves(out / "csv" / "metrics.csv", out / "training_curves.png")
+        if png:
+            log.info("training curves: %s", png)
+        log.info("%s", system.skips.summary())
+    best = ckpt_dir / "best.ckpt"
+    return best if best.is_file() else ckpt_dir / "last.ckpt"

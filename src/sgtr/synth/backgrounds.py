@@ -1,0 +1,167 @@
+"""Backgrounds and colours: procedural surfaces, crops of the user's natural images, and contrast-controlled ink.
+
+Everything is made at output resolution as float32 RGB in [0, 1]. Natural images are read lazily, shrunk once and
+cached per worker; an unreadable one is remembered, reported once as a skip and replaced by a procedural surface,
+so a bad file costs one sample's variety, not the run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from sgtr.data.images import BadImage, load_image
+from sgtr.data.skips import Skip
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+PROCEDURAL = ("plain", "gradient", "noise", "stripes", "clutter")
+PROCEDURAL_WEIGHTS = (0.25, 0.2, 0.3, 0.1, 0.15)
+# Natural images are shrunk to this longest side on first use: word crops never need more, and the cache stays small.
+MAX_SIDE = 512
+CACHE_IMAGES = 64
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def find_images(dirs: Sequence[str | Path]) -> list[str]:
+    """Image files under the folders, sorted so every machine picks the same file for the same sample."""
+    found = set()
+    for d in map(Path, dirs):
+        if d.is_file():
+            found.add(str(d))
+        elif d.is_dir():
+            found.update(str(p) for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    return sorted(found)
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    return rgb @ LUMA
+
+
+def random_colour(rng: np.random.Generator, luma: float | None = None) -> np.ndarray:
+    """An RGB colour of random hue and saturation; with ``luma``, scaled towards black or white to that luminance."""
+    # Much real text and paint is near-neutral (black, white, grey, cream), so a third of the colours are.
+    hue, sat = rng.random(), (rng.uniform(0, 0.12) if rng.random() < 0.35 else rng.beta(0.8, 1.2))
+    rgb = np.clip(np.abs((hue * 6 + np.array([0.0, 4.0, 2.0])) % 6 - 3) - 1, 0, 1)  # the HSV hue ring
+    rgb = (1 - sat + sat * rgb).astype(np.float32) * float(rng.uniform(0.3, 1.0))
+    if luma is None:
+        return rgb
+    current = float(luminance(rgb))
+    if luma <= current:
+        return rgb * (luma / max(current, 1e-6))
+    return 1 - (1 - rgb) * ((1 - luma) / max(1 - current, 1e-6))
+
+
+def contrasting_luma(rng: np.random.Generator, background: float, min_contrast: float) -> float:
+    """A luminance at least ``min_contrast`` from the background's, on whichever side has room (the darker side
+    when both do, slightly more often, as most signage is dark on light)."""
+    low, high = background - min_contrast, background + min_contrast
+    sides = [s for s, ok in (("dark", low >= 0.0), ("light", high <= 1.0)) if ok]
+    side = sides[0] if len(sides) == 1 else ("dark" if rng.random() < 0.55 else "light")
+    return float(rng.uniform(0.0, low)) if side == "dark" else float(rng.uniform(high, 1.0))
+
+
+def _smooth_noise(rng: np.random.Generator, height: int, width: int, cells: int) -> np.ndarray:
+    grid = rng.random((max(2, cells // 4), cells)).astype(np.float32)
+    return cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC)
+
+
+def procedural(rng: np.random.Generator, height: int, width: int, kind: str) -> np.ndarray:
+    """A (height, width, 3) surface: flat paint, a gradient, mottled noise, stripes, or shapes of other colours."""
+    base = random_colour(rng)
+    if kind == "plain":
+        shade = np.linspace(1 - rng.uniform(0, 0.12), 1, width, dtype=np.float32)[None, :, None]
+        return np.broadcast_to(base * shade, (height, width, 3)).copy()
+    if kind == "gradient":
+        other = random_colour(rng)
+        a = rng.uniform(0, 2 * math.pi)
+        yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+        t = xx * math.cos(a) / width + yy * math.sin(a) / height
+        t = ((t - t.min()) / max(float(t.max() - t.min()), 1e-6))[..., None]
+        return base * (1 - t) + other * t
+    if kind == "noise":
+        other = random_colour(rng)
+        t = 0.6 * _smooth_noise(rng, height, width, int(rng.integers(4, 16))) \
+            + 0.4 * _smooth_noise(rng, height, width, int(rng.integers(16, 48)))
+        t = np.clip(t * rng.uniform(0.2, 0.8), 0, 1)[..., None]
+        return base * (1 - t) + other * t
+    if kind == "stripes":
+        other = random_colour(rng)
+        a = rng.uniform(0, math.pi)
+        yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+        phase = (xx * math.cos(a) + yy * math.sin(a)) * (2 * math.pi / rng.uniform(4, 24))
+        t = (0.5 + 0.5 * np.sin(phase))[..., None] * rng.uniform(0.1, 0.45)
+        return base * (1 - t) + other * t
+    img = np.broadcast_to(base, (height, width, 3)).copy()
+    for _ in range(int(rng.integers(1, 5))):
+        colour = tuple(float(c) for c in random_colour(rng))
+        p1 = (int(rng.integers(-width // 4, width)), int(rng.integers(-height // 2, height)))
+        p2 = (p1[0] + int(rng.integers(4, width)), p1[1] + int(rng.integers(2, height)))
+        if rng.random() < 0.5:
+            cv2.rectangle(img, p1, p2, colour, -1 if rng.random() < 0.5 else int(rng.integers(1, 3)))
+        else:
+            cv2.line(img, p1, p2, colour, int(rng.integers(1, 4)), cv2.LINE_AA)
+    return img
+
+
+class Backgrounds:
+    """Chooses and makes a background; holds the natural image list and, per worker, a cache of shrunk images."""
+
+    def __init__(self, files: Sequence[str]):
+        self.files = list(files)
+        self.bad: dict[str, str] = {}
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def __getstate__(self) -> dict:
+        return {"files": self.files}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["files"])
+
+    def _image(self, path: str) -> np.ndarray | None:
+        img = self._cache.get(path)
+        if img is not None:
+            self._cache.move_to_end(path)
+            return img
+        if path in self.bad:
+            return None
+        try:
+            pil = load_image(path)
+        except BadImage as exc:
+            self.bad[path] = str(exc)
+            return None
+        pil.thumbnail((MAX_SIDE, MAX_SIDE))
+        img = np.asarray(pil, dtype=np.float32) / 255.0
+        self._cache[path] = img
+        if len(self._cache) > CACHE_IMAGES:
+            self._cache.popitem(last=False)
+        return img
+
+    def natural(self, rng: np.random.Generator, height: int, width: int) -> tuple[np.ndarray | None, Skip | None]:
+        """A random crop of a random image, resized to the output; None and the skip when the file is unreadable."""
+        path = self.files[int(rng.integers(len(self.files)))]
+        img = self._image(path)
+        if img is None:
+            return None, Skip(path, f"unreadable background ({self.bad[path]})")
+        ih, iw = img.shape[:2]
+        ch = max(2, int(ih * rng.uniform(0.1, 0.6)))
+        cw = max(2, min(iw, int(ch * width / height * rng.uniform(0.6, 1.5))))
+        y, x = int(rng.integers(0, ih - ch + 1)), int(rng.integers(0, iw - cw + 1))
+        crop = img[y:y + ch, x:x + cw]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        return cv2.resize(np.ascontiguousarray(crop), (width, height), interpolation=cv2.INTER_AREA), None
+
+    def make(self, rng: np.random.Generator, height: int, width: int, p_natural: float
+             ) -> tuple[np.ndarray, Skip | None]:
+        skip = None
+        if self.files and rng.random() < p_natural:
+            img, skip = self.natural(rng, height, width)
+            if img is not None:
+                return img, None
+        kind = PROCEDURAL[int(rng.choice(len(PROCEDURAL), p=PROCEDURAL_WEIGHTS))]
+        return procedural(rng, height, width, kind), skip

@@ -1,0 +1,235 @@
+"""Font discovery and glyph coverage: which installed faces can draw which characters, and glyph bitmaps per worker.
+
+``FontLibrary.scan`` walks font folders once (in the parent process), checks every face against the characters the
+renderer may draw and keeps a boolean coverage matrix, so choosing a face for a word is one numpy lookup and no word
+is ever drawn with a face that would show "tofu" (the .notdef box) or nothing at all. The library pickles into
+worker processes; each worker then loads faces and rasterises glyphs lazily through small caches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from sgtr.data.skips import Skip
+
+log = logging.getLogger("sgtr.synth")
+
+FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
+# Debian's font packages install here (fonts-texgyre under texmf); --fonts adds more.
+SYSTEM_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "/usr/share/texmf/fonts/opentype")
+# Faces that map letters to pictures or formula symbols: their "a" is a glyph, just not an "a".
+NON_TEXT_FAMILIES = ("symbol", "dingbat", "d050000l", "math", "music", "emoji", "awesome", "icon", "ornament",
+                     "keyboard")
+# Small capitals make a lower-case word look upper-case, so such faces draw only the characters that are not.
+SMALL_CAPS_FAMILIES = ("smallcaps", "smcp")
+# A face covering less than this share of the alphabet is a script or symbol face that only borrows a few Latin
+# glyphs; keeping it would make those few characters look odd far more often than other faces' glyphs.
+MIN_COVERAGE = 0.5
+COVERAGE_SIZE = 24
+# Never a mapped character, so a face answers it with its .notdef glyph.
+NOTDEF_PROBE = "\U0010ffff"
+
+
+def load_font(path: str, size: int) -> ImageFont.FreeTypeFont:
+    """A face at a pixel size, with Pillow's basic layout so glyph advances do not depend on libraqm."""
+    return ImageFont.truetype(path, size, layout_engine=ImageFont.Layout.BASIC)
+
+
+def glyph_bitmap(font: ImageFont.FreeTypeFont, ch: str, stroke: int = 0) -> tuple[np.ndarray, int, int]:
+    """Coverage (uint8) of one character and the offset of its top-left corner from the pen position on the
+    baseline."""
+    x0, y0, x1, y1 = font.getbbox(ch, anchor="ls", stroke_width=stroke)
+    img = Image.new("L", (max(x1 - x0, 1), max(y1 - y0, 1)))
+    ImageDraw.Draw(img).text((-x0, -y0), ch, font=font, fill=255, anchor="ls", stroke_width=stroke, stroke_fill=255)
+    return np.asarray(img), x0, y0
+
+
+class _Probe:
+    """Cheap glyph identity for one face: bounding box and advance first, the bitmap only when those agree."""
+
+    def __init__(self, font: ImageFont.FreeTypeFont):
+        self.font = font
+        self.notdef_key = self.key(NOTDEF_PROBE)
+        self.notdef = glyph_bitmap(font, NOTDEF_PROBE)[0]
+
+    def key(self, ch: str) -> tuple:
+        return self.font.getbbox(ch, anchor="ls"), self.font.getlength(ch)
+
+    def same(self, a: str, b: str) -> bool:
+        return self.key(a) == self.key(b) and np.array_equal(glyph_bitmap(self.font, a)[0],
+                                                             glyph_bitmap(self.font, b)[0])
+
+    def missing(self, ch: str) -> bool:
+        if ch.isspace():
+            return self.font.getlength(ch) <= 0
+        key = self.key(ch)
+        x0, y0, x1, y1 = key[0]
+        if x1 <= x0 or y1 <= y0:
+            return True
+        if key != self.notdef_key:
+            return False
+        return np.array_equal(glyph_bitmap(self.font, ch)[0], self.notdef)
+
+
+def coverage(path: str, alphabet: str) -> np.ndarray:
+    """Which characters of ``alphabet`` the face draws with a real glyph: not empty and not its .notdef glyph.
+
+    All-caps faces (Bebas Neue), whose lower-case letters are mostly copies of the capitals, would show "HELLO"
+    for "hello", so their lower-case letters count as missing. Raises OSError for a file FreeType cannot open.
+    Stops early, all False, once the face cannot reach ``MIN_COVERAGE``."""
+    probe = _Probe(load_font(path, COVERAGE_SIZE))
+    covered = np.zeros(len(alphabet), dtype=bool)
+    allowed_missing = int((1 - MIN_COVERAGE) * len(alphabet))
+    for i, ch in enumerate(alphabet):
+        covered[i] = not probe.missing(ch)
+        if i + 1 - covered[: i + 1].sum() > allowed_missing:
+            return np.zeros(len(alphabet), dtype=bool)
+    pairs = [(i, ch.upper()) for i, ch in enumerate(alphabet)
+             if covered[i] and ch.islower() and len(ch.upper()) == 1 and ch.upper() != ch]
+    if pairs and sum(probe.same(alphabet[i], up) for i, up in pairs) >= len(pairs) / 2:
+        covered[[i for i, _ in pairs]] = False
+    return covered
+
+
+def find_font_files(dirs: Sequence[str | Path]) -> list[str]:
+    """Font files under the folders, sorted and de-duplicated by real path so the list (and so every sample) is
+    the same on every machine with the same fonts."""
+    found: dict[str, str] = {}
+    for d in dirs:
+        d = Path(d)
+        if d.is_file() and d.suffix.lower() in FONT_SUFFIXES:
+            found.setdefault(str(d.resolve()), str(d))
+            continue
+        if not d.is_dir():
+            continue
+        for p in d.rglob("*"):
+            if p.suffix.lower() in FONT_SUFFIXES and p.is_file():
+                found.setdefault(str(p.resolve()), str(p))
+    return sorted(found.values())
+
+
+@dataclass
+class FontLibrary:
+    """Usable faces, their families, and which characters of ``alphabet`` each one covers."""
+
+    paths: list[str]
+    families: list[str]
+    alphabet: str
+    covers: np.ndarray  # (faces, len(alphabet)) bool
+    skips: list[Skip] = field(default_factory=list)
+    _char_index: dict[str, int] = field(init=False, repr=False)
+    _family_size: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._char_index = {c: i for i, c in enumerate(self.alphabet)}
+        names, inverse, counts = np.unique(np.array(self.families, dtype=object), return_inverse=True,
+                                           return_counts=True)
+        self._family_size = counts[inverse].astype(np.float64) if len(self.families) else np.zeros(0)
+
+    @classmethod
+    def scan(cls, dirs: Sequence[str | Path], alphabet: str) -> "FontLibrary":
+        """Check every face under ``dirs``; unreadable, non-text and low-coverage faces become skips."""
+        return _scan_cached(tuple(str(d) for d in dirs), alphabet)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @property
+    def num_families(self) -> int:
+        return len(set(self.families))
+
+    def digest(self) -> str:
+        """Identifies the face list, so a resumed run can tell it would draw with other fonts."""
+        h = hashlib.sha256()
+        for path in self.paths:
+            h.update(path.encode() + b"\0")
+        h.update(self.alphabet.encode())
+        return h.hexdigest()[:16]
+
+    def faces_for(self, text: str) -> np.ndarray:
+        """Indices of the faces that cover every character of ``text``."""
+        idx = [self._char_index.get(c, -1) for c in set(text)]
+        if -1 in idx:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(self.covers[:, idx].all(axis=1))
+
+    def choose(self, text: str, rng: np.random.Generator) -> int | None:
+        """A face for ``text``, every covering family equally likely (Noto alone has dozens of faces), or None."""
+        faces = self.faces_for(text)
+        if len(faces) == 0:
+            return None
+        weights = 1.0 / self._family_size[faces]
+        return int(rng.choice(faces, p=weights / weights.sum()))
+
+
+@lru_cache(maxsize=8)
+def _scan_cached(dirs: tuple[str, ...], alphabet: str) -> FontLibrary:
+    paths, families, rows, skips = [], [], [], []
+    for path in find_font_files(dirs):
+        try:
+            family = load_font(path, COVERAGE_SIZE).getname()[0] or Path(path).stem
+            if any(word in family.lower().replace(" ", "") for word in NON_TEXT_FAMILIES):
+                skips.append(Skip(path, f"font skipped: {family} draws symbols, not text"))
+                continue
+            covered = coverage(path, alphabet)
+            if any(word in family.lower().replace(" ", "") for word in SMALL_CAPS_FAMILIES):
+                covered &= np.array([not ch.islower() for ch in alphabet])
+        except (OSError, ValueError) as exc:
+            skips.append(Skip(path, f"unreadable font ({exc})"))
+            continue
+        if covered.mean() < MIN_COVERAGE:
+            skips.append(Skip(path, f"font skipped: covers {covered.sum()} of {len(alphabet)} characters"))
+            continue
+        paths.append(path)
+        families.append(family)
+        rows.append(covered)
+    covers = np.array(rows, dtype=bool).reshape(len(rows), len(alphabet))
+    return FontLibrary(paths, families, alphabet, covers, skips)
+
+
+class GlyphCache:
+    """Per-process faces, glyph bitmaps and metrics, bounded so a long run's memory stays flat. The renderer draws
+    at a few fixed sizes (the warp scales), so the same glyphs come back often."""
+
+    def __init__(self, library: FontLibrary, max_fonts: int = 1024, max_glyphs: int = 100_000):
+        self.library = library
+        self.max_fonts = max_fonts
+        self.max_glyphs = max_glyphs
+        self._fonts: OrderedDict[tuple[int, int], ImageFont.FreeTypeFont] = OrderedDict()
+        self._glyphs: OrderedDict[tuple[int, int, str, int], tuple[np.ndarray, int, int]] = OrderedDict()
+        self._metrics: OrderedDict[tuple[int, int, str], tuple[float, tuple[int, int, int, int]]] = OrderedDict()
+
+    def font(self, face: int, size: int) -> ImageFont.FreeTypeFont:
+        return _lru_get(self._fonts, (face, size), self.max_fonts, lambda: load_font(self.library.paths[face], size))
+
+    def glyph(self, face: int, size: int, ch: str, stroke: int = 0) -> tuple[np.ndarray, int, int]:
+        """The bitmap and its top-left offset from the pen on the baseline."""
+        return _lru_get(self._glyphs, (face, size, ch, stroke), self.max_glyphs,
+                        lambda: glyph_bitmap(self.font(face, size), ch, stroke))
+
+    def metrics(self, face: int, size: int, ch: str) -> tuple[float, tuple[int, int, int, int]]:
+        """Advance and ink box (relative to the pen on the baseline) without drawing the glyph."""
+        def measure() -> tuple[float, tuple[int, int, int, int]]:
+            font = self.font(face, size)
+            return font.getlength(ch), font.getbbox(ch, anchor="ls")
+        return _lru_get(self._metrics, (face, size, ch), self.max_glyphs, measure)
+
+
+def _lru_get(cache: OrderedDict, key, limit: int, make):
+    value = cache.get(key)
+    if value is None:
+        value = cache[key] = make()
+        if len(cache) > limit:
+            cache.popitem(last=False)
+    else:
+        cache.move_to_end(key)
+    return value

@@ -1,0 +1,300 @@
+"""The synthetic word renderer: one seeded sample in, an image, its label, character instance mask and boxes out.
+
+Each character is drawn once, into its own place on a small canvas near the output resolution (pen positions from
+``font.getlength`` of the prefix), which gives the ink layers and the instance map in the same pass. One
+``cv2.remap`` then carries all the geometry (see ``geometry``) to the crop: bilinear and supersampled for the ink,
+nearest-neighbour for the mask. Colours, background and damage are added after the geometry and never move a pixel,
+so ``render(i, clean=True)`` gives the same sample's bare ink, which is how tests check that the mask sits on it.
+
+Every random choice for sample ``i`` comes from a generator seeded with ``(seed, i)``, so a sample is the same
+whichever process renders it and in whichever order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from sgtr.data.skips import Skip
+from sgtr.synth.backgrounds import Backgrounds, contrasting_luma, find_images, luminance, random_colour
+from sgtr.synth.config import Effects, SynthConfig
+from sgtr.synth.degrade import degrade, occlude
+from sgtr.synth.fonts import SYSTEM_FONT_DIRS, FontLibrary, GlyphCache
+from sgtr.synth.geometry import Arc, Fit, Shape, Warp, Wave, fit_warp, make_shape
+from sgtr.synth.text import TextSource
+
+# A canvas pixel joins a character's instance where that glyph covers at least half of it.
+MASK_THRESHOLD = 128
+# Glyphs are drawn at the smallest of these sizes that is at least the word's em in output pixels (the warp's
+# supersampling absorbs the rest), so a worker's glyph cache sees the same few sizes again and again.
+FONT_SIZES = (12, 17, 24, 34, 48)
+REF_FONT_PX = 24
+# Retries draw a new text and geometry; from PLAIN_AFTER on the geometry is plain, which always keeps every
+# character visible, so MAX_ATTEMPTS is never reached with working fonts.
+PLAIN_AFTER, MAX_ATTEMPTS = 3, 12
+# The cap-height band every frame includes, so "-" or "." alone is not blown up to the crop's full height.
+CAP_BAND = (-0.68, 0.0)
+
+
+class SynthError(RuntimeError):
+    """The renderer cannot start or cannot render; the message says why in one line."""
+
+
+@dataclass
+class Rendered:
+    """One sample: ``image`` (H, W, 3) uint8 RGB; ``mask`` (H, W) uint8, 0 = background and t = t-th non-space
+    character; ``boxes`` (L, 4) int16 x0, y0, x1, y1 (exclusive) of each character's mask pixels."""
+
+    label: str
+    image: np.ndarray
+    mask: np.ndarray
+    boxes: np.ndarray
+    face: str
+
+
+@dataclass
+class _Ink:
+    fill: np.ndarray  # (H, W) float32 coverage of the characters' own ink
+    outline: np.ndarray  # (H, W) float32 coverage of the outline ring (zero without outline)
+    mask: np.ndarray
+    boxes: np.ndarray
+
+
+@dataclass
+class _Style:
+    bold: float  # em of stroke in the ink colour
+    outline: float  # em of stroke in the outline colour
+    shape: Shape
+    fit: Fit
+
+
+def mask_boxes(mask: np.ndarray, count: int) -> np.ndarray:
+    """Tight (count, 4) int16 boxes x0, y0, x1, y1 (exclusive) of instances 1..count; empty ones are all zero."""
+    ys, xs = np.nonzero(mask)
+    ids = mask[ys, xs].astype(np.intp) - 1
+    h, w = mask.shape
+    box = np.empty((4, count), dtype=np.int64)
+    box[0], box[1], box[2], box[3] = w, h, -1, -1
+    np.minimum.at(box[0], ids, xs)
+    np.minimum.at(box[1], ids, ys)
+    np.maximum.at(box[2], ids, xs)
+    np.maximum.at(box[3], ids, ys)
+    box[2:] += 1
+    empty = box[2] <= 0
+    box[:, empty] = 0
+    return box.T.astype("<i2")
+
+
+def _sample_style(rng: np.random.Generator, fx: Effects, frame: tuple[float, float, float, float], height: int,
+                  width: int, plain: bool) -> _Style:
+    bold = float(rng.uniform(0.02, 0.05)) if rng.random() < fx.p_bold else 0.0
+    outline = float(rng.uniform(0.04, 0.1)) if rng.random() < fx.p_outline else 0.0
+    u0, v0, u1, v1 = frame
+    h_em, w_em = v1 - v0, u1 - u0
+    curve, rotation, shear, jitter = None, 0.0, 0.0, None
+    draws = rng.random(6)
+    if not plain:
+        if draws[0] < fx.p_arc:
+            bend = math.radians(rng.uniform(30.0, fx.max_arc_deg)) * (1.0 if rng.random() < 0.5 else -1.0)
+            radius = w_em / bend
+            if abs(radius) > 1.5 * h_em:  # a tighter circle would fold the text over its own centre
+                curve = Arc((u0 + u1) / 2, (v0 + v1) / 2, radius)
+        elif draws[1] < fx.p_wave:
+            curve = Wave(float(rng.uniform(0.08, fx.max_wave_amplitude)), float(rng.uniform(0.8, 2.0) * w_em),
+                         float(rng.uniform(0, 2 * math.pi)))
+        if draws[2] < fx.p_steep_rotate:
+            rotation = float(rng.uniform(-fx.max_steep_rotate_deg, fx.max_steep_rotate_deg))
+        elif draws[3] < fx.p_rotate:
+            rotation = float(rng.normal(0.0, fx.max_rotate_deg / 2.5))
+            rotation = max(-fx.max_rotate_deg, min(fx.max_rotate_deg, rotation))
+        if draws[4] < fx.p_shear:
+            shear = float(rng.uniform(-fx.max_shear, fx.max_shear))
+        if draws[5] < fx.p_perspective:
+            jitter = rng.uniform(-fx.max_corner_jitter, fx.max_corner_jitter, size=(4, 2)) * h_em
+    shape = make_shape(frame, curve=curve, shear=shear, rotation_deg=rotation, corner_jitter=jitter)
+    keep = not plain and rng.random() < fx.p_keep_aspect
+    fit = Fit(left=float(rng.uniform(0, 0.06) * width), right=float(rng.uniform(0, 0.06) * width),
+              top=float(rng.uniform(0, 0.15) * height), bottom=float(rng.uniform(0, 0.15) * height),
+              keep_aspect=keep, align=float(rng.choice([0.0, 0.5, 0.5, 1.0])))
+    return _Style(bold, outline, shape, fit)
+
+
+class SynthGenerator:
+    """Renders sample ``i`` of a configuration; counts what it had to redraw or skip in ``stats`` and ``skips``."""
+
+    def __init__(self, config: SynthConfig, fonts: FontLibrary, texts: TextSource, backgrounds: Backgrounds):
+        if len(fonts) == 0:
+            where = ", ".join(config.font_dirs or SYSTEM_FONT_DIRS)
+            raise SynthError(f"no usable font in {where}; run scripts/setup-system.sh or pass --fonts DIR")
+        self.config = config
+        self.fonts = fonts
+        self.texts = texts
+        self.backgrounds = backgrounds
+        self.stats: Counter = Counter()
+        self.skips: list[Skip] = list(fonts.skips)
+        self._glyphs: GlyphCache | None = None
+
+    @classmethod
+    def build(cls, config: SynthConfig) -> "SynthGenerator":
+        """Scan fonts, read the word list and list the background images (TextError / SynthError on failure)."""
+        texts = TextSource.build(config.charset, config.text_mix, config.words_file)
+        fonts = FontLibrary.scan(config.font_dirs or SYSTEM_FONT_DIRS, TextSource.render_alphabet(config.charset))
+        backgrounds = Backgrounds(find_images(config.background_dirs))
+        if config.background_dirs and not backgrounds.files:
+            raise SynthError(f"no image files in {', '.join(config.background_dirs)}")
+        return cls(config, fonts, texts, backgrounds)
+
+    def __getstate__(self) -> dict:
+        # Glyph caches and counters are per process; workers start empty.
+        state = dict(self.__dict__)
+        state.update(_glyphs=None, stats=Counter(), skips=[])
+        return state
+
+    @property
+    def glyphs(self) -> GlyphCache:
+        if self._glyphs is None:
+            cv2.setNumThreads(1)  # parallelism comes from worker processes; OpenCV's threads would oversubscribe
+            self._glyphs = GlyphCache(self.fonts)
+        return self._glyphs
+
+    # ---- one sample ---------------------------------------------------------------------------------------------
+    def render(self, index: int, clean: bool = False) -> Rendered:
+        """Sample ``index``; with ``clean`` its bare ink (white on black, same text, font and geometry)."""
+        cfg = self.config
+        rng = np.random.default_rng([cfg.seed, index])
+        for attempt in range(MAX_ATTEMPTS):
+            text = self.texts.sample(rng)
+            face = self.fonts.choose(text, rng)
+            if face is None:
+                self.stats["texts redrawn: no font covers them"] += 1
+                continue
+            try:
+                ink = self._ink(text, face, rng, plain=attempt >= PLAIN_AFTER)
+            except OSError as exc:
+                self.stats["texts redrawn: font failed to render"] += 1
+                self.skips.append(Skip(self.fonts.paths[face], f"font failed to render ({exc})"))
+                continue
+            if ink is None:
+                self.stats["texts redrawn: a character vanished in the warp"] += 1
+                continue
+            image = self._ink_only(ink) if clean else self._paint(ink, rng)
+            return Rendered(text, image, ink.mask, ink.boxes, self.fonts.paths[face])
+        raise SynthError(f"sample {index}: no rendering in {MAX_ATTEMPTS} attempts; the fonts look broken")
+
+    def _pens(self, face: int, size: int, text: str, tracking_px: float) -> list[tuple[str, float]]:
+        """Pen positions (layout pixels) of the non-space characters: the advance of the text before each (Pillow's
+        basic layout has no kerning, so this equals ``font.getlength(prefix)``) plus the tracking."""
+        pens, x = [], 0.0
+        for ch in text:
+            if not ch.isspace():
+                pens.append((ch, x))
+            x += self.glyphs.metrics(face, size, ch)[0] + tracking_px
+        return pens
+
+    @staticmethod
+    def _frame(boxes: list[tuple[float, float, float, float]], size: int) -> tuple[float, float, float, float]:
+        """The ink boxes' union in em, stretched to at least the cap-height band."""
+        b = np.array(boxes, dtype=np.float64) / size
+        return (float(b[:, 0].min()), min(float(b[:, 1].min()), CAP_BAND[0]), float(b[:, 2].max()),
+                max(float(b[:, 3].max()), CAP_BAND[1]))
+
+    def _ink(self, text: str, face: int, rng: np.random.Generator, plain: bool) -> _Ink | None:
+        cfg = self.config
+        h, w = cfg.height, cfg.width
+        # The geometry is drawn for the word's frame at a reference size; the em it then gets in the crop picks the
+        # size the glyphs are drawn at.
+        tracking = float(rng.uniform(-0.02, cfg.effects.max_tracking)) if rng.random() < 0.3 else 0.0
+        ref_boxes = []
+        for ch, pen in self._pens(face, REF_FONT_PX, text, tracking * REF_FONT_PX):
+            x0, y0, x1, y1 = self.glyphs.metrics(face, REF_FONT_PX, ch)[1]
+            ref_boxes.append((pen + x0, y0, pen + x1, y1))
+        ref_frame = self._frame(ref_boxes, REF_FONT_PX)
+        style = _sample_style(rng, cfg.effects, ref_frame, h, w, plain)
+        em = fit_warp(style.shape, ref_frame, style.fit, h, w).em_size(ref_frame)
+        size = next((s for s in FONT_SIZES if s >= em), FONT_SIZES[-1])
+        bold = int(round(style.bold * size))
+        ring = max(1, int(round(style.outline * size))) if style.outline else 0
+
+        # Glyphs placed at whole pixels; each entry: instance id, bitmap, its top-left in layout pixels.
+        fills, rings = [], []
+        for t, (ch, pen) in enumerate(self._pens(face, size, text, tracking * size + bold), start=1):
+            glyph, gx, gy = self.glyphs.glyph(face, size, ch, bold)
+            fills.append((t, glyph, int(round(pen)) + gx, gy))
+            if ring:
+                ring_glyph, rx, ry = self.glyphs.glyph(face, size, ch, bold + ring)
+                rings.append((t, ring_glyph, int(round(pen)) + rx, ry))
+        boxes = [(x, y, x + g.shape[1], y + g.shape[0]) for _, g, x, y in fills + rings]
+        frame = self._frame(boxes, size)
+        warp = fit_warp(style.shape, frame, style.fit, h, w)
+
+        # Canvas in layout pixels: the union of all glyph boxes plus one pixel for the bilinear lookup.
+        x0 = min(b[0] for b in boxes) - 1
+        y0 = min(b[1] for b in boxes) - 1
+        layers = np.zeros((max(b[3] for b in boxes) - y0 + 1, max(b[2] for b in boxes) - x0 + 1, 2), np.float32)
+        best = np.zeros(layers.shape[:2], dtype=np.uint8)
+        ids = np.zeros(layers.shape[:2], dtype=np.uint8)
+        for t, glyph, gx, gy in fills:
+            sl = (slice(gy - y0, gy - y0 + glyph.shape[0]), slice(gx - x0, gx - x0 + glyph.shape[1]))
+            # Where glyphs overlap, a pixel belongs to the one that covers it most.
+            take = (glyph >= MASK_THRESHOLD) & (glyph > best[sl])
+            ids[sl][take] = t
+            np.maximum(best[sl], glyph, out=best[sl])
+        for _, glyph, gx, gy in rings:
+            rl = layers[gy - y0:gy - y0 + glyph.shape[0], gx - x0:gx - x0 + glyph.shape[1], 1]
+            np.maximum(rl, glyph * np.float32(1 / 255), out=rl)
+        layers[..., 0] = best * np.float32(1 / 255)
+
+        map_x, map_y, mask_x, mask_y = warp.maps(h, w, size, (x0, y0))
+        warped = cv2.remap(layers, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        warped = cv2.resize(warped, (w, h), interpolation=cv2.INTER_AREA)
+        mask = cv2.remap(ids, mask_x, mask_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
+        if np.count_nonzero(np.bincount(mask.ravel(), minlength=len(fills) + 1)[1:]) < len(fills):
+            return None
+        return _Ink(warped[..., 0], warped[..., 1], mask, mask_boxes(mask, len(fills)))
+
+    # ---- appearance ---------------------------------------------------------------------------------------------
+    @staticmethod
+    def _ink_only(ink: _Ink) -> np.ndarray:
+        grey = np.clip(np.maximum(ink.fill, ink.outline) * 255 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+
+    def _paint(self, ink: _Ink, rng: np.random.Generator) -> np.ndarray:
+        cfg, fx = self.config, self.config.effects
+        h, w = cfg.height, cfg.width
+        bg, skip = self.backgrounds.make(rng, h, w, fx.p_natural_background)
+        if skip is not None:
+            self.stats["backgrounds replaced: unreadable image"] += 1
+            self.skips.append(skip)
+        covered = np.maximum(ink.fill, ink.outline) > 0.3
+        bg_luma = float(luminance(bg[covered]).mean()) if covered.any() else float(luminance(bg).mean())
+        contrast = fx.min_contrast + float(rng.uniform(0, 0.5)) * (1 - fx.min_contrast)
+        fill_luma = contrasting_luma(rng, bg_luma, min(contrast, max(bg_luma, 1 - bg_luma)))
+        fill = random_colour(rng, fill_luma)
+        if rng.random() < fx.p_gradient_text:
+            t = np.linspace(0, 1, w, dtype=np.float32)[None, :, None]
+            fill = fill * (1 - t) + random_colour(rng, fill_luma) * t
+        img = bg
+        if rng.random() < fx.p_shadow:
+            dx, dy = (int(v) for v in rng.integers(-2, 3, size=2))
+            shadow = np.zeros_like(ink.fill)
+            src = np.maximum(ink.fill, ink.outline)
+            shadow[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+                src[max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+            shadow = cv2.GaussianBlur(shadow, (0, 0), float(rng.uniform(0.5, 1.5)))[..., None]
+            shadow *= np.float32(rng.uniform(0.4, 0.9))
+            img = img * (1 - shadow) + random_colour(rng, float(rng.uniform(0.0, 0.2))) * shadow
+        if ink.outline.any():
+            ring_luma = contrasting_luma(rng, fill_luma, 0.3)
+            a = ink.outline[..., None]
+            img = img * (1 - a) + random_colour(rng, ring_luma) * a
+        opacity = float(rng.uniform(0.75, 1.0)) if rng.random() < 0.3 else 1.0
+        a = ink.fill[..., None] * opacity
+        img = img * (1 - a) + fill * a
+        out = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
+        if rng.random() < fx.p_occlusion:
+            self.stats["occluded"] += occlude(out, ink.mask, len(ink.boxes), rng, fx.max_occluded_share)
+        return degrade(out, rng, fx)

@@ -1,0 +1,116 @@
+"""The training engine: config overrides, resume, fine-tuning to a new charset, curves and DDP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from sgtr.data.charset import Charset
+from sgtr.engine.checkpoint_io import load_safe
+from sgtr.engine.config import ConfigError, load_config
+from sgtr.engine.trainer import train
+from sgtr.models.factory import build_model
+from sgtr.models.weights import load_matching
+
+from engine_helpers import TINY_MODEL, tiny_config, tiny_lmdb
+
+
+@pytest.fixture
+def data(shared_data, tmp_path) -> Path:
+    return tiny_lmdb(shared_data, tmp_path / "lmdb")
+
+
+def test_overrides_parse_yaml_values_and_replace_open_maps():
+    config = load_config(None, ["trainer.max_steps=7", "optim.lr=3e-4", "data.val={a: x}"])
+    assert config["trainer"]["max_steps"] == 7 and config["optim"]["lr"] == 3e-4
+    assert config["data"]["val"] == {"a": "x"}
+
+
+def test_unknown_config_key_is_an_error_naming_it():
+    with pytest.raises(ConfigError, match="trainer.max_step"):
+        load_config(None, ["trainer.max_step=3"])
+
+
+class _StopAt(Callback):
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        trainer.should_stop = trainer.global_step >= self.step
+
+
+def test_resume_continues_step_count_and_optimizer_state(data, tmp_path):
+    out = tmp_path / "run"
+    train(tiny_config(data, out, max_steps=6, val_every=2), callbacks=[_StopAt(4)])
+    first = load_safe(out / "checkpoints" / "last.ckpt")
+    assert first["global_step"] == 4
+    train(tiny_config(data, out, max_steps=6, val_every=2), resume="auto")
+    resumed = load_safe(out / "checkpoints" / "last.ckpt")
+    assert resumed["global_step"] == 6
+    adam_steps = {float(s["step"]) for s in resumed["optimizer_states"][0]["state"].values()}
+    assert adam_steps == {6.0}  # 4 restored + 2 new; a restart from scratch would say 2
+
+
+def test_resume_with_another_length_is_refused_with_advice(data, tmp_path):
+    out = tmp_path / "run"
+    train(tiny_config(data, out, max_steps=2, val_every=2))
+    with pytest.raises(ValueError, match="init_from"):
+        train(tiny_config(data, out, max_steps=4, val_every=2), resume="auto")
+
+
+def test_training_logs_every_step_and_draws_the_curve(data, tmp_path):
+    out = tmp_path / "run"
+    train(tiny_config(data, out, max_steps=5, val_every=5))
+    assert (out / "training_curves.png").stat().st_size > 1000
+    rows = (out / "csv" / "metrics.csv").read_text().splitlines()
+    col = rows[0].split(",").index("train/loss")
+    assert sum(1 for r in rows[1:] if r.split(",")[col]) == 5
+
+
+def test_fine_tuning_to_a_larger_charset_keeps_shared_symbol_rows():
+    old_cs, new_cs = Charset.from_spec("36"), Charset.from_spec("62")
+    old = build_model("vr", old_cs, **TINY_MODEL)
+    new = build_model("vr", new_cs, **TINY_MODEL)
+    report = load_matching(new, old.state_dict(), old_cs, new_cs)
+    assert report.remapped and not report.unused
+    old_w, new_w = old.state_dict()[report.remapped[0]], new.state_dict()[report.remapped[0]]
+    a_old, a_new = old_cs.encode("a")[0], new_cs.encode("a")[0]
+    assert torch.equal(old_w[a_old], new_w[a_new]) and torch.equal(old_w[0], new_w[0])
+
+
+DDP_WORKER = """
+import sys, torch
+from lightning.pytorch.callbacks import Callback
+sys.path.insert(0, {tests!r})
+from engine_helpers import tiny_config
+from sgtr.engine.trainer import train
+
+class DumpWeights(Callback):
+    def on_train_end(self, trainer, module):
+        torch.save(module.model.state_dict(), {out!r} + f"/rank{{trainer.global_rank}}.pt")
+
+config = tiny_config({data!r}, {out!r}, max_steps=3, val_every=3, devices=2)
+train(config, callbacks=[DumpWeights()])
+"""
+
+
+def test_ddp_on_two_cpu_processes_keeps_identical_weights(data, tmp_path):
+    out = tmp_path / "ddp"
+    out.mkdir()
+    script = tmp_path / "worker.py"
+    script.write_text(DDP_WORKER.format(tests=str(Path(__file__).parent), data=str(data), out=str(out)))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PL_DISABLE_FORK="1")
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                             str(script)], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rank0, rank1 = (torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    model = build_model("vr", Charset.from_spec("36"), **TINY_MODEL)
+    weights = [name for name, _ in model.named_parameters()]  # BatchNorm running statistics stay per rank on CPU
+    assert all(torch.equal(rank0[k], rank1[k]) for k in weights)
+    assert any(not torch.equal(rank0[k], model.state_dict()[k]) for k in weights)
