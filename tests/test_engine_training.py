@@ -12,7 +12,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from sgtr.data.charset import Charset
-from sgtr.engine.checkpoint_io import load_safe
+from sgtr.serialization import load_safe
 from sgtr.engine.config import ConfigError, load_config
 from sgtr.engine.trainer import train
 from sgtr.models.factory import build_model
@@ -114,3 +114,13 @@ def test_ddp_on_two_cpu_processes_keeps_identical_weights(data, tmp_path):
     weights = [name for name, _ in model.named_parameters()]  # BatchNorm running statistics stay per rank on CPU
     assert all(torch.equal(rank0[k], rank1[k]) for k in weights)
     assert any(not torch.equal(rank0[k], model.state_dict()[k]) for k in weights)
+
+
+def test_evaluate_scores_a_trained_checkpoint_on_a_real_set(data, shared_data, tmp_path, capsys):
+    from sgtr.cli.main import main
+
+    best = train(tiny_config(data, tmp_path / "run", max_steps=2, val_every=2))
+    capsys.readouterr()
+    assert main(["evaluate", str(best), str(shared_data / "benchmarks" / "SVT_647"), "--limit", "16"]) == 0
+    table = capsys.readouterr().out
+    assert "SVT_647" in table and "| 16 |" in table.replace("  ", " ")

@@ -85,9 +85,10 @@ def error_of(argv: list[str], capsys) -> str:
     return lines[0]
 
 
-def test_checkpoint_is_not_available_yet(messy_set, tmp_path, capsys):
+def test_corrupt_checkpoint_is_a_one_line_error_naming_it(messy_set, tmp_path, capsys):
     (tmp_path / "m.ckpt").write_bytes(b"")
-    assert "arrive with the VR model" in error_of(["evaluate", str(tmp_path / "m.ckpt"), str(messy_set)], capsys)
+    assert "m.ckpt: not a loadable sgtr checkpoint" in error_of(["evaluate", str(tmp_path / "m.ckpt"), str(messy_set)],
+                                                              capsys)
 
 
 def test_no_source_is_a_one_line_error(messy_set, capsys):

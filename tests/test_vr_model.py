@@ -155,3 +155,8 @@ def test_factory_builds_by_name_and_lists_the_valid_ones():
     assert isinstance(model, SegmentationRecognizer) and model.config.fpn_channels == 16
     with pytest.raises(ValueError, match="vr"):
         build_model("nope", CHARSET)
+
+
+def test_out_of_range_mask_values_are_an_error():
+    with pytest.raises(ValueError, match=r"\[0, 3\]"):
+        area_counts(torch.full((1, 2, 2), 4), 4, (1, 1))

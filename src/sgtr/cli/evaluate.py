@@ -59,9 +59,26 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def checkpoint_source(path: Path):
-    """The prediction source of a model checkpoint."""
-    raise CommandError("model checkpoints arrive with the VR model (issue 4)")
+class CheckpointSource:
+    """A trained model as a prediction source: its readings and word confidences."""
+
+    def __init__(self, path: Path, batch_size: int):
+        from sgtr.inference.predictor import Recognizer
+
+        self.name = path.name
+        self.recognizer = Recognizer.from_checkpoint(path, batch_size=batch_size)
+
+    def predict(self, batch):
+        return [(p.text, p.confidence) for p in self.recognizer.predict(s.image for s in batch)]
+
+
+def checkpoint_source(path: Path, batch_size: int = 32) -> CheckpointSource:
+    from sgtr.serialization import CheckpointError
+
+    try:
+        return CheckpointSource(path, batch_size)
+    except CheckpointError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _open_sets(inputs: list[str]) -> dict:

@@ -21,7 +21,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sgtr.engine.checkpoint_io import CheckpointError
+    from sgtr.serialization import CheckpointError
     from sgtr.engine.config import ConfigError, load_config
     from sgtr.engine.system import NonFiniteLossError
     from sgtr.engine.trainer import train

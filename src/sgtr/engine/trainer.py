@@ -16,7 +16,8 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelChec
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from sgtr.data.charset import Charset
-from sgtr.engine.checkpoint_io import AtomicCheckpointIO, load_safe
+from sgtr.engine.checkpoint_io import AtomicCheckpointIO
+from sgtr.serialization import load_safe
 from sgtr.engine.curves import plot_training_curves
 from sgtr.engine.data import train_loader, val_loaders
 from sgtr.engine.system import RecognitionSystem

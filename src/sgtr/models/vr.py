@@ -20,16 +20,21 @@ EOS are excluded, matching the ``seq`` loss which ignores them. KL differs from 
 target's entropy, a constant, so gradients are the same and the logged value goes to 0 at the optimum.
 
 Default loss weights are seg 1, order 1, seq 1. The spec's ``L_seg + 0.1·L_ord`` pairs 0.1 with a Smooth-L1 on raw
-maps (values ~1e-3 per pixel); the KL here is on the scale of a cross-entropy, so it needs no down-weighting, and
-ablating 0.1 vs 1 on the overfit task is in the report of issue 4.
+maps; the KL here is on the scale of a cross-entropy and needs no down-weighting. On the overfit task of
+``tests/test_vr_overfit.py`` (32 words, narrowed ``small``, Adam 2e-3, seed 0) 100% accuracy took 120 steps with order
+weight 1, 150 with 0.1, and was not reached in 250 (stuck at 75%, order KL ~29) with 0: without order supervision the
+attention collapses onto single pixels that merely carry the right class, so ``seq`` alone does not bootstrap the
+maps; masked synthetic data is what teaches them, and unmasked real data can then be mixed in.
 
-Segmentation resolution (decided, measured): GTR's nodes are the pixels of these maps. At 32×128 a stride-4 map is
-8×32 = 256 cells for up to 25 characters; in the synthetic words of the tests an average character covers
-RESOLUTION_NUMBERS. ``small`` therefore works at stride 2 (16×64 = 1024 cells): the stem halves the input at once, the
-residual stages run at strides 4 and 8, and only the FPN's 1×1 lateral on the stem, its 3×3 smoothing conv, the
-segmentation head and the U-Net's first level (all 64 channels) run at stride 2. Cost on the 2-core dev CPU
-(``benchmarks/vr_speed.py``, 1 thread, forward+backward at batch 64): SPEED_NUMBERS. ``base`` follows the paper:
-64×256 input at stride 4, also a 16×64 map.
+Segmentation resolution (decided, measured): GTR's nodes are the pixels of these maps (spec §4.1 takes 16 per
+character). With the test renderer's words at 32×128, an average character of a 6-letter word covers 9.5 cells of a
+stride-4 map (13 touched) but 38 of a stride-2 map (43 touched); at 10 letters 9.1 vs 36.5; at 25 letters 3.8 vs 15.
+``small`` therefore works at stride 2: a 16×64 map. To keep that cheap the stem halves the input at once, the residual
+stages run at strides 4 and 8, and at stride 2 there is only the FPN's 1×1 lateral on the stem, its 3×3 smoothing conv
+(64 channels), the 1×1 classifier and the attention softmax; the order-key U-Net runs at stride 4 (``key_stride``) and
+its keys are upsampled bilinearly. Cost on the shared 2-core dev CPU, 1 thread, forward+backward at batch 64, best of
+6 interleaved steps: stride 2 = 50 img/s, stride 4 = 70 img/s (1.4× per image); running the U-Net at stride 2 too
+gave 42 img/s, hence ``key_stride``. ``base`` follows the paper: 64×256 input at stride 4, also a 16×64 map.
 """
 
 from __future__ import annotations
@@ -69,9 +74,10 @@ class VRConfig:
 
 
 PRESETS: dict[str, VRConfig] = {
-    # CPU-friendly: ~PARAMS_SMALL parameters, stride-2 maps of 16×64 at 32×128.
+    # CPU-friendly: 3.1M parameters, stride-2 maps of 16×64 at 32×128.
     "small": VRConfig(),
-    # Paper-like: 64×256 input, stride-4 maps of 16×64, widths 128/256/512/512, PPM on the deepest level.
+    # Paper-like (38.9M parameters): 64×256 input, stride-4 maps of 16×64, widths 128/256/512/512, PPM on the
+    # deepest level, a 3×3 conv in the segmentation head.
     "base": VRConfig(input_size=(64, 256), stem=(64, 64), widths=(128, 256, 512, 512), depths=(2, 3, 4, 2),
                      strides=(2, 2, 1, 1), ppm_bins=(1, 2, 3, 6), out_stride=4, fpn_channels=256, head_channels=256,
                      order_channels=128),
@@ -165,25 +171,27 @@ class SegmentationRecognizer(nn.Module):
 def area_counts(masks: Tensor, instances: int, size: tuple[int, int]) -> Tensor:
     """(B, H, W) instance map (values < ``instances``) → (B, instances, h·w): how many input pixels of each instance
     fall into each cell of an h×w grid. Row/column r maps to cell r·h // H, which is exact area pooling when H is a
-    multiple of h."""
+    multiple of h. One flat 1-D ``scatter_add_``, which CUDA also runs under deterministic mode."""
+    low, high = torch.stack(torch.aminmax(masks)).tolist() if masks.numel() else (0, 0)
+    if low < 0 or high >= instances:
+        raise ValueError(f"mask values must lie in [0, {instances - 1}], got [{low}, {high}]")
     b, height, width = masks.shape
     h, w = size
     rows = torch.arange(height, device=masks.device) * h // height
     cols = torch.arange(width, device=masks.device) * w // width
     cell = (rows[:, None] * w + cols[None, :]).flatten()
-    index = masks.flatten(1) * (h * w) + cell
-    counts = torch.zeros(b, instances * h * w, device=masks.device)
-    counts.scatter_add_(1, index, torch.ones_like(index, dtype=counts.dtype))
+    sample = torch.arange(b, device=masks.device)[:, None] * (instances * h * w)
+    index = (sample + masks.flatten(1) * (h * w) + cell).flatten()
+    counts = torch.zeros(b * instances * h * w, device=masks.device)
+    counts.scatter_add_(0, index, torch.ones_like(index, dtype=counts.dtype))
     return counts.view(b, instances, h * w)
 
 
 def class_targets(counts: Tensor, ids: Tensor, num_classes: int) -> Tensor:
     """(B, K, P) soft class map: each cell's area fractions moved from instances (0 = background, t+1 = token t) to
     the token's class."""
-    b, instances, p = counts.shape
-    classes = F.pad(ids.clamp_min(0), (1, 0))[:, :instances]  # instance i → class; PAD and background → 0
-    target = counts.new_zeros(b, num_classes, p)
-    target.scatter_add_(1, classes[:, :, None].expand(-1, -1, p), counts)
+    classes = F.pad(ids.clamp_min(0), (1, 0))[:, : counts.shape[1]]  # instance i → class; PAD and background → 0
+    target = torch.einsum("bip,bik->bkp", counts, F.one_hot(classes, num_classes).to(counts.dtype))
     return target / counts.sum(dim=1, keepdim=True).clamp_min(1)
 
 

@@ -24,7 +24,7 @@ class Effects:
     p_shear: float = 0.25
     max_shear: float = 0.35
     p_perspective: float = 0.3
-    max_corner_jitter: float = 0.3  # of the text height
+    max_corner_jitter: float = 0.2  # of the text height
     p_arc: float = 0.12
     max_arc_deg: float = 150.0  # total bend of the word
     p_wave: float = 0.08
@@ -36,6 +36,7 @@ class Effects:
     p_outline: float = 0.12
     p_shadow: float = 0.15
     p_gradient_text: float = 0.15
+    p_distractor: float = 0.15  # a cut-off neighbouring text line at the top or bottom edge
     min_contrast: float = 0.25  # luminance difference between text and background
     max_tracking: float = 0.15  # extra letter spacing, em
     # degradation

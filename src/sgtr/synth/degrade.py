@@ -54,11 +54,11 @@ def degrade(img: np.ndarray, rng: np.random.Generator, effects: Effects) -> np.n
     """Blur, motion blur, low resolution, noise and JPEG, each with its own probability, in camera order."""
     h, w = img.shape[:2]
     if rng.random() < effects.p_blur:
-        img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.4, 1.1)))
+        img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.3, 0.9)))
     if rng.random() < effects.p_motion_blur:
         img = cv2.filter2D(img, -1, motion_kernel(int(rng.integers(3, 6)), float(rng.uniform(0, 180))))
     if rng.random() < effects.p_low_resolution:
-        f = float(rng.uniform(0.4, 0.75))
+        f = float(rng.uniform(0.45, 0.8))
         small = cv2.resize(img, (max(4, round(w * f)), max(4, round(h * f))), interpolation=cv2.INTER_AREA)
         img = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR if rng.random() < 0.7 else cv2.INTER_NEAREST)
     if rng.random() < effects.p_noise:

@@ -35,6 +35,7 @@ SMALL_CAPS_FAMILIES = ("smallcaps", "smcp")
 # glyphs; keeping it would make those few characters look odd far more often than other faces' glyphs.
 MIN_COVERAGE = 0.5
 COVERAGE_SIZE = 24
+X_HEIGHT_LETTERS = "acemnorsuvwxz"
 # Never a mapped character, so a face answers it with its .notdef glyph.
 NOTDEF_PROBE = "\U0010ffff"
 
@@ -54,7 +55,8 @@ def glyph_bitmap(font: ImageFont.FreeTypeFont, ch: str, stroke: int = 0) -> tupl
 
 
 class _Probe:
-    """Cheap glyph identity for one face: bounding box and advance first, the bitmap only when those agree."""
+    """Tells a real glyph from the .notdef box cheaply: bounding box and advance first, the bitmap only when those
+    agree."""
 
     def __init__(self, font: ImageFont.FreeTypeFont):
         self.font = font
@@ -63,10 +65,6 @@ class _Probe:
 
     def key(self, ch: str) -> tuple:
         return self.font.getbbox(ch, anchor="ls"), self.font.getlength(ch)
-
-    def same(self, a: str, b: str) -> bool:
-        return self.key(a) == self.key(b) and np.array_equal(glyph_bitmap(self.font, a)[0],
-                                                             glyph_bitmap(self.font, b)[0])
 
     def missing(self, ch: str) -> bool:
         if ch.isspace():
@@ -83,9 +81,9 @@ class _Probe:
 def coverage(path: str, alphabet: str) -> np.ndarray:
     """Which characters of ``alphabet`` the face draws with a real glyph: not empty and not its .notdef glyph.
 
-    All-caps faces (Bebas Neue), whose lower-case letters are mostly copies of the capitals, would show "HELLO"
-    for "hello", so their lower-case letters count as missing. Raises OSError for a file FreeType cannot open.
-    Stops early, all False, once the face cannot reach ``MIN_COVERAGE``."""
+    All-caps faces (Bebas Neue, Humor Sans) would show "HELLO" for "hello", so their lower-case letters count as
+    missing. Raises OSError for a file FreeType cannot open. Stops early, all False, once the face cannot reach
+    ``MIN_COVERAGE``."""
     probe = _Probe(load_font(path, COVERAGE_SIZE))
     covered = np.zeros(len(alphabet), dtype=bool)
     allowed_missing = int((1 - MIN_COVERAGE) * len(alphabet))
@@ -93,11 +91,21 @@ def coverage(path: str, alphabet: str) -> np.ndarray:
         covered[i] = not probe.missing(ch)
         if i + 1 - covered[: i + 1].sum() > allowed_missing:
             return np.zeros(len(alphabet), dtype=bool)
-    pairs = [(i, ch.upper()) for i, ch in enumerate(alphabet)
-             if covered[i] and ch.islower() and len(ch.upper()) == 1 and ch.upper() != ch]
-    if pairs and sum(probe.same(alphabet[i], up) for i, up in pairs) >= len(pairs) / 2:
-        covered[[i for i, _ in pairs]] = False
+    if _all_caps(probe.font):
+        covered &= np.array([not ch.islower() for ch in alphabet])
     return covered
+
+
+def _all_caps(font: ImageFont.FreeTypeFont) -> bool:
+    """Lower-case letters without ascenders or descenders as tall as their capitals: the face has no lower case.
+    (Their height is 0.6-0.8 of the capitals' in text faces and about 1.0 in all-caps faces.)"""
+    ratios = []
+    for ch in X_HEIGHT_LETTERS:
+        _, top, _, bottom = font.getbbox(ch, anchor="ls")
+        _, cap_top, _, cap_bottom = font.getbbox(ch.upper(), anchor="ls")
+        if cap_bottom > cap_top:
+            ratios.append((bottom - top) / (cap_bottom - cap_top))
+    return bool(ratios) and float(np.median(ratios)) > 0.92
 
 
 def find_font_files(dirs: Sequence[str | Path]) -> list[str]:
@@ -167,8 +175,9 @@ class FontLibrary:
         faces = self.faces_for(text)
         if len(faces) == 0:
             return None
-        weights = 1.0 / self._family_size[faces]
-        return int(rng.choice(faces, p=weights / weights.sum()))
+        cumulative = np.cumsum(1.0 / self._family_size[faces])
+        return int(faces[min(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"),
+                             len(faces) - 1)])
 
 
 @lru_cache(maxsize=8)
@@ -178,7 +187,7 @@ def _scan_cached(dirs: tuple[str, ...], alphabet: str) -> FontLibrary:
         try:
             family = load_font(path, COVERAGE_SIZE).getname()[0] or Path(path).stem
             if any(word in family.lower().replace(" ", "") for word in NON_TEXT_FAMILIES):
-                skips.append(Skip(path, f"font skipped: {family} draws symbols, not text"))
+                skips.append(Skip(path, f"draws symbols, not text ({family})"))
                 continue
             covered = coverage(path, alphabet)
             if any(word in family.lower().replace(" ", "") for word in SMALL_CAPS_FAMILIES):
@@ -187,7 +196,7 @@ def _scan_cached(dirs: tuple[str, ...], alphabet: str) -> FontLibrary:
             skips.append(Skip(path, f"unreadable font ({exc})"))
             continue
         if covered.mean() < MIN_COVERAGE:
-            skips.append(Skip(path, f"font skipped: covers {covered.sum()} of {len(alphabet)} characters"))
+            skips.append(Skip(path, f"covers too few characters ({covered.sum()} of {len(alphabet)})"))
             continue
         paths.append(path)
         families.append(family)

@@ -1,13 +1,18 @@
 """Contact sheet of synthetic samples: each image beside the same image with its character masks in colour and the
-label underneath, so a person can judge realism and mask alignment at a glance."""
+label underneath, so a person can judge realism and mask alignment at a glance. ``sgtr synth --preview`` draws it
+from what it stored, so the sheet also shows that images and masks survived encoding together."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Sequence
 
+import lmdb
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from sgtr.data import lmdb_format as fmt
 
 ZOOM = 2
 COLUMNS = 2
@@ -47,3 +52,16 @@ def contact_sheet(samples: Sequence[tuple[np.ndarray, np.ndarray, str]], path: s
     path = Path(path)
     sheet.save(path)
     return path
+
+
+def read_samples(path: str | Path, count: int) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """The first ``count`` (image, mask, label) triples of a synth LMDB."""
+    env = lmdb.open(str(path), readonly=True, lock=False)
+    try:
+        with env.begin() as txn:
+            total = int(txn.get(fmt.NUM_SAMPLES_KEY, b"0"))
+            return [(np.asarray(Image.open(io.BytesIO(txn.get(fmt.image_key(i)))).convert("RGB")),
+                     np.asarray(Image.open(io.BytesIO(txn.get(fmt.mask_key(i))))),
+                     txn.get(fmt.label_key(i)).decode("utf-8")) for i in range(1, min(count, total) + 1)]
+    finally:
+        env.close()

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from PIL import Image, ImageDraw
 
 from sgtr.data.skips import Skip
 from sgtr.synth.backgrounds import Backgrounds, contrasting_luma, find_images, luminance, random_colour
 from sgtr.synth.config import Effects, SynthConfig
 from sgtr.synth.degrade import degrade, occlude
 from sgtr.synth.fonts import SYSTEM_FONT_DIRS, FontLibrary, GlyphCache
-from sgtr.synth.geometry import Arc, Fit, Shape, Warp, Wave, fit_warp, make_shape
+from sgtr.synth.geometry import Arc, Fit, Shape, Wave, fit_warp, make_shape
 from sgtr.synth.text import TextSource
 
 # A canvas pixel joins a character's instance where that glyph covers at least half of it.
@@ -74,19 +75,13 @@ class _Style:
 
 def mask_boxes(mask: np.ndarray, count: int) -> np.ndarray:
     """Tight (count, 4) int16 boxes x0, y0, x1, y1 (exclusive) of instances 1..count; empty ones are all zero."""
-    ys, xs = np.nonzero(mask)
-    ids = mask[ys, xs].astype(np.intp) - 1
+    hit = mask[None] == np.arange(1, count + 1, dtype=mask.dtype)[:, None, None]
+    cols, rows = hit.any(axis=1), hit.any(axis=2)
     h, w = mask.shape
-    box = np.empty((4, count), dtype=np.int64)
-    box[0], box[1], box[2], box[3] = w, h, -1, -1
-    np.minimum.at(box[0], ids, xs)
-    np.minimum.at(box[1], ids, ys)
-    np.maximum.at(box[2], ids, xs)
-    np.maximum.at(box[3], ids, ys)
-    box[2:] += 1
-    empty = box[2] <= 0
-    box[:, empty] = 0
-    return box.T.astype("<i2")
+    boxes = np.stack([cols.argmax(axis=1), rows.argmax(axis=1),
+                      w - cols[:, ::-1].argmax(axis=1), h - rows[:, ::-1].argmax(axis=1)], axis=1)
+    boxes[~cols.any(axis=1)] = 0
+    return boxes.astype("<i2")
 
 
 def _sample_style(rng: np.random.Generator, fx: Effects, frame: tuple[float, float, float, float], height: int,
@@ -127,6 +122,9 @@ class SynthGenerator:
     """Renders sample ``i`` of a configuration; counts what it had to redraw or skip in ``stats`` and ``skips``."""
 
     def __init__(self, config: SynthConfig, fonts: FontLibrary, texts: TextSource, backgrounds: Backgrounds):
+        if config.charset.max_length > 255:
+            raise SynthError(f"masks are 8-bit, so labels can have at most 255 characters; the charset allows "
+                             f"{config.charset.max_length}")
         if len(fonts) == 0:
             where = ", ".join(config.font_dirs or SYSTEM_FONT_DIRS)
             raise SynthError(f"no usable font in {where}; run scripts/setup-system.sh or pass --fonts DIR")
@@ -135,7 +133,7 @@ class SynthGenerator:
         self.texts = texts
         self.backgrounds = backgrounds
         self.stats: Counter = Counter()
-        self.skips: list[Skip] = list(fonts.skips)
+        self.skips: list[Skip] = []  # render-time only; the font scan keeps its own in fonts.skips
         self._glyphs: GlyphCache | None = None
 
     @classmethod
@@ -257,6 +255,25 @@ class SynthGenerator:
         return _Ink(warped[..., 0], warped[..., 1], mask, mask_boxes(mask, len(fills)))
 
     # ---- appearance ---------------------------------------------------------------------------------------------
+    def _distract(self, bg: np.ndarray, colour: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Part of a neighbouring line of text cut by the crop's top or bottom edge, as in real detector crops. It
+        is background: no label, no mask."""
+        h, w = bg.shape[:2]
+        text = self.texts.sample(rng)
+        face = self.fonts.choose(text, rng)
+        if face is None:
+            return bg
+        size = FONT_SIZES[int(rng.integers(1, 4))]
+        scale = float(rng.uniform(0.6, 1.1)) * h / size  # its cap height in the crop, as a share of the crop
+        canvas = Image.new("L", (int(w / scale) + 1, int(h / scale) + 1))
+        shown = float(rng.uniform(0.05, 0.3)) * size  # how far the line reaches into the crop
+        # Cap height is about 0.7 em: above the crop only the line's bottom shows, below only its top.
+        baseline = shown if rng.random() < 0.5 else canvas.height - shown + 0.7 * size
+        ImageDraw.Draw(canvas).text((-rng.uniform(0, 2) * size, baseline), text, font=self.glyphs.font(face, size),
+                                    fill=255, anchor="ls")
+        alpha = cv2.resize(np.asarray(canvas), (w, h), interpolation=cv2.INTER_AREA)[..., None] * np.float32(1 / 255)
+        return bg * (1 - alpha) + colour * alpha
+
     @staticmethod
     def _ink_only(ink: _Ink) -> np.ndarray:
         grey = np.clip(np.maximum(ink.fill, ink.outline) * 255 + 0.5, 0, 255).astype(np.uint8)
@@ -274,6 +291,8 @@ class SynthGenerator:
         contrast = fx.min_contrast + float(rng.uniform(0, 0.5)) * (1 - fx.min_contrast)
         fill_luma = contrasting_luma(rng, bg_luma, min(contrast, max(bg_luma, 1 - bg_luma)))
         fill = random_colour(rng, fill_luma)
+        if rng.random() < fx.p_distractor:
+            bg = self._distract(bg, fill, rng)
         if rng.random() < fx.p_gradient_text:
             t = np.linspace(0, 1, w, dtype=np.float32)[None, :, None]
             fill = fill * (1 - t) + random_colour(rng, fill_luma) * t

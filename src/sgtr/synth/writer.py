@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import multiprocessing
+import signal
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -77,7 +78,15 @@ _worker: tuple[SynthGenerator, str] | None = None
 
 def _init_worker(generator: SynthGenerator, image_format: str) -> None:
     global _worker
+    generator.stats, generator.skips = Counter(), []  # a forked copy would report the parent's counts again
     _worker = (generator, image_format)
+
+
+def _init_pool_worker(generator: SynthGenerator, image_format: str) -> None:
+    # Ctrl-C goes to the whole process group; the parent alone handles it (and ends the pool), so workers do not
+    # each print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _init_worker(generator, image_format)
 
 
 def _render_chunk(indices: Sequence[int]) -> tuple[list[tuple[bytes, bytes, bytes, bytes]], Counter, list[Skip]]:
@@ -100,7 +109,7 @@ def _results(generator: SynthGenerator, indices: Sequence[int], workers: int, im
         return
     # fork shares the scanned fonts and word list for free; elsewhere they are pickled once per worker.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with multiprocessing.get_context(method).Pool(workers, _init_worker, (generator, image_format)) as pool:
+    with multiprocessing.get_context(method).Pool(workers, _init_pool_worker, (generator, image_format)) as pool:
         yield from pool.imap(_render_chunk, _chunks(indices))
 
 
@@ -147,7 +156,7 @@ def write_shard(generator: SynthGenerator, out: str | Path, count: int, *, shard
         if done > len(indices):
             raise SynthError(f"{path} already holds {done} samples, more than this shard's {len(indices)} for "
                              f"--count {count}")
-        report = WriteReport(path, done, 0, 0.0, 0, Counter(), list(generator.skips))
+        report = WriteReport(path, done, 0, 0.0, 0)
         if done == len(indices) and complete:
             return report
         with env.begin(write=True) as txn:

@@ -8,7 +8,7 @@ import pickle
 import pytest
 import torch
 
-from sgtr.engine.checkpoint_io import CheckpointError, load_safe, save_atomic
+from sgtr.serialization import CheckpointError, load_safe, save_atomic
 
 
 class _ExplodesWhilePickled:

@@ -1,0 +1,123 @@
+"""``sgtr synth``: render synthetic word images with per-character masks into an LMDB shard (see ``sgtr.synth``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from sgtr.cli.main import CommandError
+
+DEFAULT_MIX = "word=0.6,random=0.25,number=0.15"
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "synth", help="render synthetic word images with character masks into LMDB",
+        description="Render synthetic word crops with labels, per-character instance masks and boxes into an LMDB "
+                    "in the standard layout. Rerunning over an interrupted (or smaller) output continues it.")
+    p.add_argument("--out", required=True, type=Path, help="LMDB folder (with --shard i/n: its parent)")
+    p.add_argument("--count", required=True, type=int, help="samples in the whole job (all shards)")
+    p.add_argument("--seed", type=int, default=0, help="sample i is drawn from (seed, i)")
+    p.add_argument("--charset", default="94", help="preset 36, 62 or 94, or a file with one symbol per line")
+    p.add_argument("--shard", default="0/1", metavar="I/N",
+                   help="render samples I, I+N, I+2N, ... into OUT/shard-I-of-N (default 0/1: all, into OUT)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="rendering processes (default: all cores)")
+    p.add_argument("--height", type=int, default=32)
+    p.add_argument("--width", type=int, default=128)
+    p.add_argument("--fonts", action="append", default=[], metavar="DIR", help="more font folders (repeatable)")
+    p.add_argument("--no-system-fonts", action="store_true", help="use only the --fonts folders")
+    p.add_argument("--backgrounds", action="append", default=[], metavar="DIR",
+                   help="folder of natural images to crop backgrounds from (repeatable)")
+    p.add_argument("--words", metavar="FILE", help="word list, one per line (default: wordfreq English + "
+                                                   "/usr/share/dict/words)")
+    p.add_argument("--text-mix", default=DEFAULT_MIX, metavar="KIND=W,...",
+                   help=f"weights of real words, random strings and numbers (default {DEFAULT_MIX})")
+    p.add_argument("--image-format", choices=("jpg", "png"), default="jpg",
+                   help="jpg: quality 95, no chroma subsampling (default); png: lossless, about twice the size")
+    p.add_argument("--preview", type=int, default=0, metavar="N",
+                   help="also write OUT/preview.png: the first N samples with their masks in colour")
+    p.set_defaults(func=run)
+
+
+def _parse_shard(spec: str) -> tuple[int, int]:
+    try:
+        i, n = (int(part) for part in spec.split("/"))
+    except ValueError:
+        raise CommandError(f"--shard {spec!r}: expected I/N, e.g. 0/8") from None
+    if n < 1 or not 0 <= i < n:
+        raise CommandError(f"--shard {spec!r}: need N >= 1 and 0 <= I < N")
+    return i, n
+
+
+def run(args: argparse.Namespace) -> int:
+    from sgtr.data.charset import Charset
+    from sgtr.data.skips import SkipLog
+    from sgtr.synth.config import SynthConfig
+    from sgtr.synth.fonts import SYSTEM_FONT_DIRS
+    from sgtr.synth.render import SynthError, SynthGenerator
+    from sgtr.synth.text import TextError, parse_mix
+    from sgtr.synth.writer import write_shard
+
+    shard, num_shards = _parse_shard(args.shard)
+    if args.count < 0 or args.preview < 0:
+        raise CommandError("--count and --preview must be at least 0")
+    if min(args.height, args.width, args.workers) < 1:
+        raise CommandError("--height, --width and --workers must be positive")
+    if args.no_system_fonts and not args.fonts:
+        raise CommandError("--no-system-fonts needs at least one --fonts DIR")
+    for folder in args.fonts + args.backgrounds:
+        if not Path(folder).exists():
+            raise CommandError(f"{folder}: no such file or folder")
+    try:
+        charset = Charset.from_spec(args.charset)
+        config = SynthConfig(charset, seed=args.seed, height=args.height, width=args.width,
+                             font_dirs=tuple(args.fonts) if args.no_system_fonts else
+                             (*SYSTEM_FONT_DIRS, *args.fonts) if args.fonts else (),
+                             background_dirs=tuple(args.backgrounds), words_file=args.words,
+                             text_mix=parse_mix(args.text_mix))
+        generator = SynthGenerator.build(config)
+    except (ValueError, TextError, SynthError) as exc:
+        raise CommandError(str(exc)) from None
+
+    fonts = generator.fonts
+    font_skips = SkipLog(quiet=not args.verbose)
+    font_skips.extend(fonts.skips)
+    left_out = ", ".join(f"{n} {reason}" for reason, n in font_skips.by_reason().most_common())
+    print(f"fonts: {len(fonts)} faces in {fonts.num_families} families "
+          f"({len(font_skips)} left out: {left_out or 'none'})")
+    print(f"texts: {len(generator.texts.words)} words; backgrounds: {len(generator.backgrounds.files)} images")
+
+    out = args.out
+    if num_shards > 1:
+        width = len(str(num_shards - 1))
+        out = out / f"shard-{shard:0{width}d}-of-{num_shards}"
+    try:
+        report = write_shard(generator, out, args.count, shard=shard, num_shards=num_shards, workers=args.workers,
+                             image_format=args.image_format)
+    except SynthError as exc:
+        raise CommandError(str(exc)) from None
+    except KeyboardInterrupt:
+        print(f"interrupted: {out} is incomplete (no completion marker); run the same command again to continue")
+        raise
+
+    skips = SkipLog()
+    skips.extend(report.skips)
+    if report.written == 0:
+        print(f"{out}: already complete with {report.total} samples")
+    else:
+        rate = report.written / max(report.seconds, 1e-9)
+        print(f"{out}: wrote {report.written} samples ({report.total} in the shard) in {report.seconds:.1f} s, "
+              f"{rate:.0f} images/s (workers={args.workers}), {report.bytes_written / report.written:.0f} bytes/sample")
+    for reason, n in sorted(report.stats.items()):
+        print(f"  {reason}: {n}")
+    if skips:
+        print(f"  {skips.summary()}")
+
+    if args.preview:
+        from sgtr.synth.preview import contact_sheet, read_samples
+
+        shown = read_samples(out, args.preview)
+        if shown:
+            print(f"preview: {contact_sheet(shown, out / 'preview.png')}")
+    return 0
