@@ -47,7 +47,7 @@ class FixedSource:
 def checkpoint(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "model.safetensors"
     path.write_bytes(b"")
-    monkeypatch.setattr(evaluate_cli, "checkpoint_source", lambda p: FixedSource())
+    monkeypatch.setattr(evaluate_cli, "checkpoint_source", lambda path, batch_size: FixedSource())
     return path
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sgtr.models.layers import FPN, PositionAttention, PyramidPooling, ResNet, UNet, sinusoid, sinusoid_2d, sinusoid_grid
+from sgtr.models.layers import (FPN, PositionAttention, PyramidPooling, ResNet, UNet, sinusoid, sinusoid_2d,
+                               sinusoid_grid)
 
 
 def test_resnet_reports_the_levels_it_returns():
@@ -27,6 +28,7 @@ def test_unet_and_ppm_keep_the_size_even_when_odd():
     x = torch.zeros(2, 5, 7, 13)
     assert UNet(5, 8, depth=4)(x).shape == (2, 8, 7, 13)
     assert PyramidPooling(5, 6, bins=(1, 2, 3))(x).shape == (2, 6, 7, 13)
+    assert PyramidPooling(5, 6, bins=(1, 2))(x[:1]).shape == (1, 6, 7, 13)  # trains at batch 1 too
 
 
 def test_position_attention_maps_are_distributions():

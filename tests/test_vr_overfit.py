@@ -35,4 +35,5 @@ def test_small_vr_overfits_32_words():
         with torch.no_grad():
             texts = [p.text for p in decode(model(images), charset)]
         accuracy = sum(t == w for t, w in zip(texts, words)) / len(words)
-    assert accuracy == 1.0, f"{accuracy:.0%} after {step} steps; wrong: {[(t, w) for t, w in zip(texts, words) if t != w]}"
+    wrong = [(t, w) for t, w in zip(texts, words) if t != w]
+    assert accuracy == 1.0, f"{accuracy:.0%} after {step} steps; wrong (read, true): {wrong}"

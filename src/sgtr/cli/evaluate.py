@@ -105,7 +105,7 @@ def _open_source(args: argparse.Namespace, checkpoint: Path | None):
     from sgtr.evaluation.sources import ENGINES, PredictionsFile, SourceError
 
     if checkpoint is not None:
-        return checkpoint_source(checkpoint)
+        return checkpoint_source(checkpoint, args.batch_size)
     try:
         if args.predictions is not None:
             return PredictionsFile(args.predictions)

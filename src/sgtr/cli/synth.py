@@ -8,8 +8,6 @@ from pathlib import Path
 
 from sgtr.cli.main import CommandError
 
-DEFAULT_MIX = "word=0.6,random=0.25,number=0.15"
-
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -31,12 +29,13 @@ def register(subparsers) -> None:
                    help="folder of natural images to crop backgrounds from (repeatable)")
     p.add_argument("--words", metavar="FILE", help="word list, one per line (default: wordfreq English + "
                                                    "/usr/share/dict/words)")
-    p.add_argument("--text-mix", default=DEFAULT_MIX, metavar="KIND=W,...",
-                   help=f"weights of real words, random strings and numbers (default {DEFAULT_MIX})")
+    p.add_argument("--text-mix", metavar="KIND=W,...",
+                   help="weights of real words, random strings and number-like strings "
+                        "(default word=0.6,random=0.25,number=0.15)")
     p.add_argument("--image-format", choices=("jpg", "png"), default="jpg",
                    help="jpg: quality 95, no chroma subsampling (default); png: lossless, about twice the size")
     p.add_argument("--preview", type=int, default=0, metavar="N",
-                   help="also write OUT/preview.png: the first N samples with their masks in colour")
+                   help="also write preview.png into the LMDB folder: its first N samples, masks in colour")
     p.set_defaults(func=run)
 
 
@@ -75,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                              font_dirs=tuple(args.fonts) if args.no_system_fonts else
                              (*SYSTEM_FONT_DIRS, *args.fonts) if args.fonts else (),
                              background_dirs=tuple(args.backgrounds), words_file=args.words,
-                             text_mix=parse_mix(args.text_mix))
+                             **({"text_mix": parse_mix(args.text_mix)} if args.text_mix else {}))
         generator = SynthGenerator.build(config)
     except (ValueError, TextError, SynthError) as exc:
         raise CommandError(str(exc)) from None

@@ -41,7 +41,8 @@ def decode(output: RecognizerOutput | Tensor, charset: Charset, *, ctc: bool | N
     with torch.no_grad():
         logits = logits.detach().float()
         if whitelist is not None:
-            logits = logits.masked_fill(~allowed_classes(charset, whitelist, logits.shape[-1], logits.device), -torch.inf)
+            allowed = allowed_classes(charset, whitelist, logits.shape[-1], logits.device)
+            logits = logits.masked_fill(~allowed, -torch.inf)
         best, ids = logits.softmax(dim=-1).max(dim=-1)
         return _ctc(best, ids, charset) if ctc else _greedy(best, ids, charset)
 

@@ -56,21 +56,21 @@ class VRConfig:
     the network itself accepts any size."""
 
     input_size: tuple[int, int] = (32, 128)
-    stem: tuple[int, ...] = (32,)
-    widths: tuple[int, ...] = (64, 128, 256)
+    stem: tuple[int, ...] = (32,)  # 3×3 conv widths; the first has stride 2
+    widths: tuple[int, ...] = (64, 128, 256)  # residual stages
     depths: tuple[int, ...] = (2, 2, 2)
-    strides: tuple[int, ...] = (2, 2, 1)
-    ppm_bins: tuple[int, ...] = ()
-    out_stride: int = 2
-    fpn_channels: int = 64
-    head_channels: int = 0
-    key_stride: int = 4
-    order_channels: int = 64
-    order_depth: int = 4
+    strides: tuple[int, ...] = (2, 2, 1)  # per stage, after the stem's 2: levels at strides 2, 4, 8, 8
+    ppm_bins: tuple[int, ...] = ()  # pyramid pooling on the deepest level; empty = none
+    out_stride: int = 2  # of F, G and A; must be one of the backbone's level strides
+    fpn_channels: int = 64  # D, the width of F
+    head_channels: int = 0  # a 3×3 conv of this width before the classifier; 0 = classify F with a 1×1 conv
+    key_stride: int = 4  # stride the order-key U-Net runs at (a multiple of out_stride)
+    order_channels: int = 64  # key / query width
+    order_depth: int = 4  # U-Net down/up levels
     seg_weight: float = 1.0
     order_weight: float = 1.0
     seq_weight: float = 1.0
-    eps: float = 1e-6
+    eps: float = 1e-6  # logits = log(P_V + eps)
 
 
 PRESETS: dict[str, VRConfig] = {
@@ -181,7 +181,7 @@ def area_counts(masks: Tensor, instances: int, size: tuple[int, int]) -> Tensor:
     cols = torch.arange(width, device=masks.device) * w // width
     cell = (rows[:, None] * w + cols[None, :]).flatten()
     sample = torch.arange(b, device=masks.device)[:, None] * (instances * h * w)
-    index = (sample + masks.flatten(1) * (h * w) + cell).flatten()
+    index = (sample + masks.flatten(1).long() * (h * w) + cell).flatten()
     counts = torch.zeros(b * instances * h * w, device=masks.device)
     counts.scatter_add_(0, index, torch.ones_like(index, dtype=counts.dtype))
     return counts.view(b, instances, h * w)

@@ -17,11 +17,14 @@ from sgtr.models.layers.conv import ConvBNAct
 class PyramidPooling(nn.Module):
     """Maps (B, C, H, W) to (B, out_channels, H, W): [x, pooled branches] → 3×3 fuse conv."""
 
-    def __init__(self, in_channels: int, out_channels: int, bins: Sequence[int] = (1, 2, 3, 6), branch_channels: int = 0):
+    def __init__(self, in_channels: int, out_channels: int, bins: Sequence[int] = (1, 2, 3, 6),
+                 branch_channels: int = 0):
         super().__init__()
         branch_channels = branch_channels or max(in_channels // len(bins), 1)
         self.bins = tuple(bins)
-        self.branches = nn.ModuleList(ConvBNAct(in_channels, branch_channels, 1) for _ in self.bins)
+        # No BatchNorm on the pooled branches: a 1×1 bin holds one value per channel, which BN cannot use at batch 1.
+        self.branches = nn.ModuleList(nn.Sequential(nn.Conv2d(in_channels, branch_channels, 1), nn.ReLU(inplace=True))
+                                      for _ in self.bins)
         self.fuse = ConvBNAct(in_channels + branch_channels * len(self.bins), out_channels, 3)
 
     def forward(self, x: Tensor) -> Tensor:
