@@ -13,7 +13,7 @@ from sgtr.data.charset import PRESETS, Charset
 from sgtr.data.sample import Sample
 from sgtr.synth.config import Effects, SynthConfig
 from sgtr.synth.dataset import SynthDataset
-from sgtr.synth.fonts import FontLibrary, coverage
+from sgtr.synth.fonts import FontLibrary, GlyphCache, coverage
 from sgtr.synth.render import SynthError, SynthGenerator
 from sgtr.synth.text import TextError, TextSource, parse_mix
 
@@ -179,6 +179,23 @@ def test_face_lacking_a_glyph_is_never_used_for_words_with_it():
     assert faces_used == {"DejaVuSans.ttf"}
 
 
+def test_font_failing_to_render_is_counted_and_replaced(monkeypatch):
+    gen = SynthGenerator.build(make_config())
+    broken = gen.fonts.paths.index(dejavu_faces()[0])
+    real_glyph = GlyphCache.glyph
+
+    def glyph(self, face, size, ch, stroke=0):
+        if face == broken:
+            raise OSError("invalid glyph")
+        return real_glyph(self, face, size, ch, stroke)
+
+    monkeypatch.setattr(GlyphCache, "glyph", glyph)
+    faces = {gen.render(i).face for i in range(30)}
+    assert dejavu_faces()[0] not in faces
+    assert gen.stats["texts redrawn: font failed to render"] > 0
+    assert {s.key for s in gen.skips} == {dejavu_faces()[0]}
+
+
 def test_unreadable_font_is_a_counted_skip(tmp_path):
     (tmp_path / "broken.ttf").write_bytes(b"not a font")
     library = FontLibrary.scan([tmp_path, dejavu_faces()[0]], "abc")
@@ -216,9 +233,11 @@ def test_unreadable_background_is_counted_and_replaced(tmp_path):
 
 # ---- dataset --------------------------------------------------------------------------------------------------------
 def test_dataset_yields_samples_with_masks(generator, rendered):
-    data = SynthDataset(generator, 4)
-    sample = data[3]
+    sample = SynthDataset(generator, 4)[3]
     assert isinstance(sample, Sample) and sample.image.size == (128, 32)
     assert sample.label == rendered[3].label and np.array_equal(sample.mask, rendered[3].mask)
+
+
+def test_dataset_index_past_the_end_raises_index_error(generator):
     with pytest.raises(IndexError):
-        data[4]
+        SynthDataset(generator, 4)[4]

@@ -49,7 +49,14 @@ def _parse_shard(spec: str) -> tuple[int, int]:
     return i, n
 
 
+def _by_reason(skips) -> str:
+    """'3 unreadable font, 1 ...' for a SkipLog, or 'none'."""
+    return ", ".join(f"{n} {reason}" for reason, n in skips.by_reason().most_common()) or "none"
+
+
 def run(args: argparse.Namespace) -> int:
+    import lmdb
+
     from sgtr.data.charset import Charset
     from sgtr.data.skips import SkipLog
     from sgtr.synth.config import SynthConfig
@@ -68,23 +75,20 @@ def run(args: argparse.Namespace) -> int:
     for folder in args.fonts + args.backgrounds:
         if not Path(folder).exists():
             raise CommandError(f"{folder}: no such file or folder")
+    options = {"seed": args.seed, "height": args.height, "width": args.width, "words_file": args.words,
+               "font_dirs": tuple(args.fonts) if args.no_system_fonts else (*SYSTEM_FONT_DIRS, *args.fonts),
+               "background_dirs": tuple(args.backgrounds)}
     try:
-        charset = Charset.from_spec(args.charset)
-        config = SynthConfig(charset, seed=args.seed, height=args.height, width=args.width,
-                             font_dirs=tuple(args.fonts) if args.no_system_fonts else
-                             (*SYSTEM_FONT_DIRS, *args.fonts) if args.fonts else (),
-                             background_dirs=tuple(args.backgrounds), words_file=args.words,
-                             **({"text_mix": parse_mix(args.text_mix)} if args.text_mix else {}))
-        generator = SynthGenerator.build(config)
+        if args.text_mix:
+            options["text_mix"] = parse_mix(args.text_mix)
+        generator = SynthGenerator.build(SynthConfig(Charset.from_spec(args.charset), **options))
     except (ValueError, TextError, SynthError) as exc:
         raise CommandError(str(exc)) from None
 
     fonts = generator.fonts
     font_skips = SkipLog(quiet=not args.verbose)
     font_skips.extend(fonts.skips)
-    left_out = ", ".join(f"{n} {reason}" for reason, n in font_skips.by_reason().most_common())
-    print(f"fonts: {len(fonts)} faces in {fonts.num_families} families "
-          f"({len(font_skips)} left out: {left_out or 'none'})")
+    print(f"fonts: {len(fonts)} faces in {fonts.num_families} families (left out: {_by_reason(font_skips)})")
     print(f"texts: {len(generator.texts.words)} words; backgrounds: {len(generator.backgrounds.files)} images")
 
     out = args.out
@@ -96,6 +100,10 @@ def run(args: argparse.Namespace) -> int:
                              image_format=args.image_format)
     except SynthError as exc:
         raise CommandError(str(exc)) from None
+    except OSError as exc:
+        raise CommandError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    except lmdb.Error as exc:
+        raise CommandError(f"{out}: LMDB error ({exc})") from None
     except KeyboardInterrupt:
         print(f"interrupted: {out} is incomplete (no completion marker); run the same command again to continue")
         raise
@@ -111,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     for reason, n in sorted(report.stats.items()):
         print(f"  {reason}: {n}")
     if skips:
-        print(f"  {skips.summary()}")
+        print(f"  inputs skipped: {_by_reason(skips)}")
 
     if args.preview:
         from sgtr.synth.preview import contact_sheet, read_samples

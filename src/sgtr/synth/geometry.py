@@ -22,8 +22,8 @@ SUPERSAMPLE = 2
 
 @dataclass(frozen=True)
 class Arc:
-    """Bends the text around a circle through the frame centre (cu, cv); radius > 0 bows it upwards (a smile
-    turned over, as on the top of a round logo), < 0 downwards."""
+    """Bends the text along a circle through the frame centre (cu, cv). With radius > 0 the circle's centre lies
+    below the text, which arches over it (the top of a round stamp); with radius < 0 it lies above (a smile)."""
 
     cu: float
     cv: float
@@ -71,7 +71,8 @@ class Shape:
 
 @dataclass(frozen=True)
 class Fit:
-    """How the warped word sits in the crop: margins in output pixels and whether its aspect ratio is kept."""
+    """How the warped word sits in the crop: margins in output pixels, and whether a word narrower than the crop
+    keeps its aspect ratio (else it is stretched to fill, as a resized detector crop is)."""
 
     left: float
     right: float
@@ -182,9 +183,10 @@ def fit_warp(shape: Shape, frame: tuple[float, float, float, float], fit: Fit, h
     room_h = max(height - fit.top - fit.bottom, 1.0)
     sx, sy = room_w / max(bx1 - bx0, 1e-6), room_h / max(by1 - by0, 1e-6)
     left, top = fit.left, fit.top
-    if fit.keep_aspect:
-        sx = sy = min(sx, sy)
+    if fit.keep_aspect and sx > sy:
+        # A short word keeps its shape with room beside it; a long one is squeezed as a resized crop would be,
+        # rather than shrunk to a thin line in the middle.
+        sx = sy
         left += (room_w - sx * (bx1 - bx0)) * fit.align
-        top += (room_h - sy * (by1 - by0)) / 2
     place = np.array([[sx, 0, left - sx * bx0], [0, sy, top - sy * by0], [0, 0, 1]], dtype=np.float64)
     return Warp(shape.curve, place @ shape.homography)

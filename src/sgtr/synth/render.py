@@ -86,6 +86,7 @@ def mask_boxes(mask: np.ndarray, count: int) -> np.ndarray:
 
 def _sample_style(rng: np.random.Generator, fx: Effects, frame: tuple[float, float, float, float], height: int,
                   width: int, plain: bool) -> _Style:
+    """Stroke weights, curve, shear, rotation, perspective and fit of one word; ``plain`` keeps it straight."""
     bold = float(rng.uniform(0.02, 0.05)) if rng.random() < fx.p_bold else 0.0
     outline = float(rng.uniform(0.04, 0.1)) if rng.random() < fx.p_outline else 0.0
     u0, v0, u1, v1 = frame
@@ -264,13 +265,16 @@ class SynthGenerator:
         if face is None:
             return bg
         size = FONT_SIZES[int(rng.integers(1, 4))]
-        scale = float(rng.uniform(0.6, 1.1)) * h / size  # its cap height in the crop, as a share of the crop
+        scale = float(rng.uniform(0.6, 1.1)) * h / size  # output pixels per font pixel: an em of 0.6-1.1 crop heights
         canvas = Image.new("L", (int(w / scale) + 1, int(h / scale) + 1))
         shown = float(rng.uniform(0.05, 0.3)) * size  # how far the line reaches into the crop
         # Cap height is about 0.7 em: above the crop only the line's bottom shows, below only its top.
         baseline = shown if rng.random() < 0.5 else canvas.height - shown + 0.7 * size
-        ImageDraw.Draw(canvas).text((-rng.uniform(0, 2) * size, baseline), text, font=self.glyphs.font(face, size),
-                                    fill=255, anchor="ls")
+        try:
+            ImageDraw.Draw(canvas).text((-rng.uniform(0, 2) * size, baseline), text,
+                                        font=self.glyphs.font(face, size), fill=255, anchor="ls")
+        except OSError:  # a face that cannot draw just leaves no distractor; _ink counts it when it meets it
+            return bg
         alpha = cv2.resize(np.asarray(canvas), (w, h), interpolation=cv2.INTER_AREA)[..., None] * np.float32(1 / 255)
         return bg * (1 - alpha) + colour * alpha
 
