@@ -203,17 +203,18 @@ def _scan_cached(dirs: tuple[str, ...], alphabet: str) -> FontLibrary:
 
 
 class GlyphCache:
-    """Per-process faces, glyph bitmaps and metrics, bounded so a long run's memory stays flat (about 120 MB per
+    """Per-process faces, glyph bitmaps and metrics, bounded so a long run's memory stays flat (about 150 MB per
     worker when full). The renderer draws at a few fixed sizes (the warp scales), so the same glyphs come back
     often; a face reloads in tens of microseconds, so few are kept (each holds about 115 kB)."""
 
-    def __init__(self, library: FontLibrary, max_fonts: int = 256, max_glyphs: int = 50_000):
+    def __init__(self, library: FontLibrary, max_fonts: int = 512, max_glyphs: int = 50_000):
         self.library = library
         self.max_fonts = max_fonts
         self.max_glyphs = max_glyphs
         self._fonts: OrderedDict[tuple[int, int], ImageFont.FreeTypeFont] = OrderedDict()
         self._glyphs: OrderedDict[tuple[int, int, str, int], tuple[np.ndarray, int, int]] = OrderedDict()
-        self._metrics: OrderedDict[tuple[int, int, str], tuple[float, tuple[int, int, int, int]]] = OrderedDict()
+        self._advances: OrderedDict[tuple[int, int, str], float] = OrderedDict()
+        self._boxes: OrderedDict[tuple[int, int, str], tuple[int, int, int, int]] = OrderedDict()
 
     def font(self, face: int, size: int) -> ImageFont.FreeTypeFont:
         return _lru_get(self._fonts, (face, size), self.max_fonts, lambda: load_font(self.library.paths[face], size))
@@ -223,12 +224,14 @@ class GlyphCache:
         return _lru_get(self._glyphs, (face, size, ch, stroke), self.max_glyphs,
                         lambda: glyph_bitmap(self.font(face, size), ch, stroke))
 
-    def metrics(self, face: int, size: int, ch: str) -> tuple[float, tuple[int, int, int, int]]:
-        """Advance and ink box (relative to the pen on the baseline) without drawing the glyph."""
-        def measure() -> tuple[float, tuple[int, int, int, int]]:
-            font = self.font(face, size)
-            return font.getlength(ch), font.getbbox(ch, anchor="ls")
-        return _lru_get(self._metrics, (face, size, ch), self.max_glyphs, measure)
+    def advance(self, face: int, size: int, ch: str) -> float:
+        return _lru_get(self._advances, (face, size, ch), self.max_glyphs,
+                        lambda: self.font(face, size).getlength(ch))
+
+    def box(self, face: int, size: int, ch: str) -> tuple[int, int, int, int]:
+        """Ink box relative to the pen on the baseline, without drawing the glyph."""
+        return _lru_get(self._boxes, (face, size, ch), self.max_glyphs,
+                        lambda: self.font(face, size).getbbox(ch, anchor="ls"))
 
 
 def _lru_get(cache: OrderedDict, key, limit: int, make):

@@ -191,7 +191,7 @@ class SynthGenerator:
         for ch in text:
             if not ch.isspace():
                 pens.append((ch, x))
-            x += self.glyphs.metrics(face, size, ch)[0] + tracking_px
+            x += self.glyphs.advance(face, size, ch) + tracking_px
         return pens
 
     @staticmethod
@@ -209,7 +209,7 @@ class SynthGenerator:
         tracking = float(rng.uniform(-0.02, cfg.effects.max_tracking)) if rng.random() < 0.3 else 0.0
         ref_boxes = []
         for ch, pen in self._pens(face, REF_FONT_PX, text, tracking * REF_FONT_PX):
-            x0, y0, x1, y1 = self.glyphs.metrics(face, REF_FONT_PX, ch)[1]
+            x0, y0, x1, y1 = self.glyphs.box(face, REF_FONT_PX, ch)
             ref_boxes.append((pen + x0, y0, pen + x1, y1))
         ref_frame = self._frame(ref_boxes, REF_FONT_PX)
         style = _sample_style(rng, cfg.effects, ref_frame, h, w, plain)
