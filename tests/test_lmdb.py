@@ -105,3 +105,10 @@ def test_dataset_pickles_without_an_open_environment(tmp_path):
     ds = LmdbDataset(tmp_path / "db")
     ds[0]
     assert pickle.loads(pickle.dumps(ds))[0].label == "a"
+
+
+def test_a_root_of_label_folders_opens_as_one_concatenated_set(tmp_path):
+    for name, n in (("a", 2), ("b", 3)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "labels.tsv").write_text("".join(f"{i}.png\tw\n" for i in range(n)))
+    assert len(open_dataset(tmp_path)) == 5

@@ -126,8 +126,8 @@ def label_file_in(folder: Path) -> Path | None:
 
 
 def open_dataset(path: str | Path, *, with_masks: bool = True) -> Dataset:
-    """The reader for one set: an LMDB folder (or a root of several, concatenated), a folder with a label list,
-    or the label list itself."""
+    """The reader for a path: a label list, a folder holding one, an LMDB folder, or a root of several sets of either
+    kind (concatenated, e.g. ``../shared/data/real_train``)."""
     path = Path(path)
     if path.is_file():
         if path.name == "data.mdb":
@@ -139,9 +139,12 @@ def open_dataset(path: str | Path, *, with_masks: bool = True) -> Dataset:
     if label_file is not None:
         return FolderDataset(label_file)
     dirs = fmt.find_lmdb_dirs(path)
-    if not dirs:
+    sets: list[Dataset] = [LmdbDataset(d, with_masks=with_masks) for d in dirs]
+    if not sets:
+        folders = [p for p in sorted(path.iterdir()) if p.is_dir() and label_file_in(p) is not None]
+        sets = [FolderDataset(label_file_in(p)) for p in folders]  # type: ignore[arg-type]
+    if not sets:
         raise ValueError(f"{path}: holds no labels.tsv, gt.txt or LMDB (data.mdb)")
-    sets = [LmdbDataset(d, with_masks=with_masks) for d in dirs]
     return sets[0] if len(sets) == 1 else ConcatDataset(sets)
 
 

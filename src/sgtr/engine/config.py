@@ -50,7 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "trainer": {
         "max_steps": 10000,
         "val_every": 1000,
-        "precision": "auto",  # auto: bf16-mixed on GPUs, 32-true on CPUs
+        "precision": "auto",  # auto: bf16-mixed on GPUs and on CPUs with native bf16, else 32-true
         "accelerator": "auto",
         "devices": "auto",
         "num_nodes": 1,

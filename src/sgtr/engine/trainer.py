@@ -97,7 +97,10 @@ def train(config: dict, resume: str | None = None, callbacks: list[Callback] = (
 
     precision = trainer_cfg["precision"]
     if precision == "auto":
-        precision = "bf16-mixed" if torch.cuda.is_available() else "32-true"
+        # bf16 autocast doubles CPU training speed where the CPU computes bf16 natively (measured 82 → 153 images/s
+        # for VR small); elsewhere it is emulated and slower.
+        native_bf16 = torch.cuda.is_available() or torch.cpu._is_avx512_bf16_supported()
+        precision = "bf16-mixed" if native_bf16 else "32-true"
     ckpt_dir = out / "checkpoints"
     callbacks: list[Callback] = [
         ModelCheckpoint(dirpath=ckpt_dir, filename="last", every_n_train_steps=trainer_cfg["val_every"],
