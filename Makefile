@@ -14,15 +14,23 @@ system:
 	@if [ "$$(id -u)" -eq 0 ] || command -v sudo >/dev/null; then bash scripts/setup-system.sh; \
 	 else echo "not root: skipping Debian packages (fonts, tesseract); run scripts/setup-system.sh as root"; fi
 
-$(VENV)/.installed: pyproject.toml
+# The core install (what reading text needs) and the full one (training, export, tests) on top of it.
+$(VENV)/.core: pyproject.toml
 	python3 -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH)"
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.core
 	$(PIP) install -q -e ".[dev]"
 	touch $@
 
 test: system setup
 	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+# The main job: read the bundled sample images with the bundled default model.
+read: $(VENV)/.core
+	$(VENV)/bin/sgtr read samples/
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

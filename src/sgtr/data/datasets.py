@@ -8,6 +8,7 @@ into its named sets, which is how evaluation and training find data.
 from __future__ import annotations
 
 import io
+import logging
 import os
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from sgtr.data.images import BadImage, decode_image, load_image
 from sgtr.data.labels import parse_label_file
 from sgtr.data.sample import Sample
 from sgtr.data.skips import Skip
+
+log = logging.getLogger("sgtr.data")
 
 LABEL_FILES = ("labels.tsv", "gt.txt")
 
@@ -56,7 +59,9 @@ class LmdbDataset(Dataset):
             except ValueError:
                 raise ValueError(f"{self.path}: 'num-samples' is not an integer ({raw[:20]!r})") from None
             self.has_masks = txn.get(fmt.mask_key(1)) is not None
-            self.complete_marker = txn.get(fmt.COMPLETE_KEY) is not None
+            if txn.get(fmt.SYNTH_CONFIG_KEY) is not None and txn.get(fmt.COMPLETE_KEY) is None:
+                log.warning("%s: synthetic shard was interrupted; using its %d finished samples (rerun the same "
+                            "`sgtr synth` command to complete it)", self.path, self.num_samples)
 
     @property
     def env(self) -> lmdb.Environment:

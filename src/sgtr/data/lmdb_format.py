@@ -13,6 +13,8 @@ from pathlib import Path
 NUM_SAMPLES_KEY = b"num-samples"
 # Written last by sgtr's writers; a database without it was interrupted before it finished.
 COMPLETE_KEY = b"sgtr-complete"
+# The settings of a synthetic shard (JSON); its presence marks a database written by ``sgtr synth``.
+SYNTH_CONFIG_KEY = b"sgtr-synth-config"
 
 
 def image_key(index: int) -> bytes:

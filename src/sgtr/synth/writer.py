@@ -31,7 +31,7 @@ from sgtr.synth.render import Rendered, SynthError, SynthGenerator
 
 log = logging.getLogger("sgtr.synth")
 
-CONFIG_KEY = b"sgtr-synth-config"
+CONFIG_KEY = fmt.SYNTH_CONFIG_KEY
 IMAGE_FORMATS = ("jpg", "png")
 # Samples per worker task and per committed transaction: large enough to amortise the commit's fsync, small enough
 # that an interruption loses little.
