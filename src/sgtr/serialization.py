@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -19,19 +20,27 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be loaded safely; the message names the file and the reason."""
 
 
-def save_atomic(obj: Any, path: str | Path) -> None:
+@contextmanager
+def atomic_target(path: str | Path) -> Iterator[Path]:
+    """A temporary path in ``path``'s folder (created if needed): renamed over ``path`` when the block succeeds,
+    removed when it raises. Every file sgtr writes for keeps (checkpoints, weights, ONNX) goes through it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save_atomic(obj: Any, path: str | Path) -> None:
+    with atomic_target(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def load_safe(path: str | Path, map_location: Any = "cpu") -> dict:

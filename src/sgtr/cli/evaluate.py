@@ -11,26 +11,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from sgtr.cli.arguments import non_negative_int, positive_int
 from sgtr.cli.main import CommandError
 from sgtr.evaluation.protocols import PROTOCOLS
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt")
 # The keys of sgtr.evaluation.sources.ENGINES, spelled out so that --help does not import PIL and numpy.
 ENGINE_NAMES = ("tesseract", "rapidocr")
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {text}")
-    return value
 
 
 def register(subparsers) -> None:
@@ -51,9 +38,9 @@ def register(subparsers) -> None:
     p.add_argument("--protocol", choices=tuple(PROTOCOLS), default="36",
                    help="36: case-insensitive [0-9a-z] (default, as in papers); 62: case-sensitive [0-9a-zA-Z]; "
                         "94: printable ASCII without space; raw: exact after NFC")
-    p.add_argument("--batch-size", type=_positive, default=64, metavar="N")
-    p.add_argument("--workers", type=_non_negative, default=0, metavar="N", help="data-loading worker processes")
-    p.add_argument("--limit", type=_positive, metavar="N", help="score only the first N samples of each set")
+    p.add_argument("--batch-size", type=positive_int, default=64, metavar="N")
+    p.add_argument("--workers", type=non_negative_int, default=0, metavar="N", help="data-loading worker processes")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="score only the first N samples of each set")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the full result as JSON")
     p.add_argument("--errors", type=Path, metavar="FILE", help="write each wrong prediction as a JSON line")
     p.set_defaults(func=run)
@@ -66,7 +53,7 @@ class CheckpointSource:
         from sgtr.inference.predictor import Recognizer
 
         self.name = path.name
-        self.recognizer = Recognizer.from_checkpoint(path, batch_size=batch_size)
+        self.recognizer = Recognizer(path, batch_size=batch_size)
 
     def predict(self, batch):
         return [(p.text, p.confidence) for p in self.recognizer.predict(s.image for s in batch)]

@@ -1,59 +1,134 @@
-"""``Recognizer``: the predictor object users read text with — a model, its charset and its input size, batched.
+"""``Recognizer``: the object users read text with (``sgtr.Recognizer``), and ``sgtr read``, ``sgtr evaluate`` and
+``sgtr explain`` are built on.
 
-It loads a training checkpoint (no code is unpickled), resizes images as the model was trained, runs them in batches
-and decodes with the shared decoder. ``sgtr evaluate CHECKPOINT`` and, later, ``sgtr read`` are built on it.
+It holds a model in a runtime (PyTorch or ONNX Runtime, ``runtimes.py``) with its ``ModelSpec``, and reads images in
+batches: preprocessing (``preprocess.py``) → one forward pass → the shared decoder (``sgtr.models.decoding``), with an
+optional whitelist, lexicon (``lexicon.py``) and vertical-crop rotation. Each image gives one ``Reading``.
+
+    from sgtr import Recognizer
+    rec = Recognizer()                        # the bundled model; or Recognizer("x.ckpt" | "x.safetensors" | "x.onnx")
+    rec.predict(["a.png", array, pil_image])  # -> [Reading(text, confidence, char_probs, ...), ...]
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
+from torch import nn
 
 from sgtr.data.charset import Charset
-from sgtr.data.transforms import resize_image
-from sgtr.models.decoding import Prediction, decode
-from sgtr.models.factory import build_model
-from sgtr.serialization import CheckpointError, load_safe
+from sgtr.inference.lexicon import Lexicon
+from sgtr.inference.loading import open_runtime
+from sgtr.inference.preprocess import ImageInput, Prepared, Preprocessor, to_batch
+from sgtr.inference.runtimes import TorchRuntime
+from sgtr.inference.spec import ModelSpec
+from sgtr.models.decoding import Prediction, allowed_classes, decode
+
+
+@dataclass
+class Reading(Prediction):
+    """One image's reading: ``text``, word ``confidence`` and ``char_probs`` (one per character of ``text``), plus
+    ``turn`` (degrees counter-clockwise the image was turned before reading; non-zero only with
+    ``rotate_vertical``), ``branches`` (each branch's own reading, with ``branches=True``) and ``raw`` (with a
+    lexicon: the model's own reading, before the closest word replaced it)."""
+
+    turn: int = 0
+    branches: dict[str, Prediction] = field(default_factory=dict)
+    raw: Prediction | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready; ``raw`` and ``branches`` only when present."""
+        out = asdict(self)
+        if self.raw is None:
+            del out["raw"]
+        if not self.branches:
+            del out["branches"]
+        return out
 
 
 class Recognizer:
-    def __init__(self, model: torch.nn.Module, charset: Charset, input_size: tuple[int, int],
-                 device: str | torch.device = "cpu", batch_size: int = 32):
-        self.model = model.eval().to(device)
-        self.charset, self.input_size, self.device, self.batch_size = charset, input_size, device, batch_size
+    """A model ready to read. ``model``: a training checkpoint (``.ckpt``), a weights file (``.safetensors``), an
+    ONNX export (``.onnx``, run in ONNX Runtime), an in-memory ``nn.Module`` with its ``spec``, or None for the
+    bundled default model. ``device``: ``auto`` (a CUDA GPU when there is one), ``cpu``, ``cuda``, ``cuda:1``...
+    ``threads``: ONNX Runtime's intra-op threads (PyTorch's are process-wide: ``torch.set_num_threads``)."""
 
-    @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu", **kwargs) -> "Recognizer":
-        ckpt = load_safe(path)
-        meta = ckpt.get("sgtr")
-        if not isinstance(meta, dict) or "config" not in meta or "state_dict" not in ckpt:
-            raise CheckpointError(f"{path}: not an sgtr training checkpoint (no model config inside)")
-        config, charset = meta["config"], Charset.from_config(meta["charset"])
-        m = config["model"]
-        model = build_model(m["name"], charset, preset=m["preset"], **m["options"])
-        state = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items()}
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as exc:
-            raise CheckpointError(f"{path}: weights do not fit model {m['name']!r} "
-                                  f"({str(exc).splitlines()[0]})") from None
-        size = (config["data"]["height"], config["data"]["width"])
-        return cls(model, charset, size, device=device, **kwargs)
+    def __init__(self, model: str | Path | nn.Module | None = None, *, spec: ModelSpec | None = None,
+                 runtime: str | None = None, device: str | torch.device = "auto", batch_size: int = 32,
+                 threads: int | None = None):
+        if isinstance(model, nn.Module):
+            if spec is None:
+                raise ValueError("an in-memory model needs its ModelSpec (spec=...)")
+            self.spec, self.runtime = spec, TorchRuntime(model, device)
+        else:
+            self.spec, self.runtime = open_runtime(model, runtime, device, threads)
+        self.batch_size = batch_size
 
-    def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
-        h, w = self.input_size
-        batch = np.stack([resize_image(img.convert("RGB"), h, w) for img in images])
-        return torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+    @property
+    def charset(self) -> Charset:
+        return self.spec.charset
 
-    @torch.inference_mode()
-    def predict(self, images: Iterable[Image.Image], whitelist: Iterable[str] | None = None) -> list[Prediction]:
-        images = list(images)
-        out: list[Prediction] = []
-        for start in range(0, len(images), self.batch_size):
-            chunk = images[start : start + self.batch_size]
-            out += decode(self.model(self.preprocess(chunk)), self.charset, whitelist=whitelist)
-        return out
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self.spec.input_size
+
+    def preprocessor(self, rotate_vertical: bool = False) -> Preprocessor:
+        return Preprocessor(self.input_size, rotate_vertical)
+
+    def predict(self, images: ImageInput | Iterable[ImageInput], *, branches: bool = False,
+                whitelist: Iterable[str] | None = None, lexicon: Lexicon | Iterable[str] | None = None,
+                rotate_vertical: bool = False) -> list[Reading]:
+        """Read one image or many (a list, any iterable — consumed ``batch_size`` at a time); always a list back.
+        ``whitelist``: the symbols allowed in the output. ``lexicon``: words (or a ``Lexicon``) the text must be one
+        of (see ``lexicon.py``). ``rotate_vertical``: also read tall crops turned ±90° (see ``preprocess.py``)."""
+        if isinstance(images, (str, Path, np.ndarray, Image.Image)):
+            images = [images]
+        if lexicon is not None and not isinstance(lexicon, Lexicon):
+            lexicon = Lexicon(lexicon, self.charset)
+        whitelist = None if whitelist is None else list(whitelist)  # iterated once per batch
+        prepare = self.preprocessor(rotate_vertical)
+        readings: list[Reading] = []
+        for chunk in _chunks(iter(images), self.batch_size):
+            readings += self.read_prepared([prepare(image) for image in chunk], branches=branches,
+                                           whitelist=whitelist, lexicon=lexicon)
+        return readings
+
+    def read_prepared(self, items: Sequence[Prepared], *, branches: bool = False,
+                      whitelist: Sequence[str] | None = None, lexicon: Lexicon | None = None) -> list[Reading]:
+        """Read preprocessed images (``Preprocessor`` output, e.g. from DataLoader workers) in one forward pass."""
+        if not items:
+            return []
+        output = self.runtime(to_batch(np.concatenate([item.arrays for item in items])))
+        final = decode(output, self.charset, whitelist=whitelist)
+        per_branch = {name: decode(logits, self.charset, ctc=output.ctc, whitelist=whitelist)
+                      for name, logits in output.branches.items()} if branches else {}
+        log_probs = None
+        if lexicon is not None:
+            if output.ctc:
+                raise ValueError("a lexicon needs a step-wise model; this one has CTC outputs")
+            log_probs = output.logits.float()
+            if whitelist is not None:
+                allowed = allowed_classes(self.charset, whitelist, log_probs.shape[-1])
+                log_probs = log_probs.masked_fill(~allowed, -torch.inf)
+            log_probs = log_probs.log_softmax(dim=-1)
+        readings, start = [], 0
+        for item in items:
+            rows = range(start, start + len(item.turns))
+            start += len(item.turns)
+            row = max(rows, key=lambda r: final[r].confidence)  # the first of equals: unturned before turned
+            best = final[row]
+            kept = best if log_probs is None else lexicon.match(best.text, log_probs[row])
+            readings.append(Reading(kept.text, kept.confidence, kept.char_probs, turn=item.turns[row - rows.start],
+                                    branches={name: preds[row] for name, preds in per_branch.items()},
+                                    raw=None if log_probs is None else best))
+        return readings
+
+
+def _chunks(items: Iterator, size: int) -> Iterator[list]:
+    while chunk := list(islice(items, size)):
+        yield chunk

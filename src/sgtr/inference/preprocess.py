@@ -1,0 +1,80 @@
+"""Preprocessing for reading: user inputs → RGB images → the model's input, exactly as in training.
+
+Inputs are file paths (decoded by ``sgtr.data.images.load_image``: EXIF-upright, alpha on white, bad files raise
+``BadImage``), NumPy arrays (H×W or H×W×1 gray, H×W×3 RGB — not OpenCV's BGR — all uint8) or PIL images of any mode.
+
+Every image is stretched to the input size the model was trained at (``sgtr.data.transforms.resize_image``,
+bilinear, aspect ratio not kept): training stretched every crop, so padding to keep the aspect would show the model
+borders it never saw. "Aspect-aware" therefore means one thing here: with ``rotate_vertical``, a crop taller than
+``VERTICAL_RATIO`` times its width — likely a word written along its long side — is also read turned by +90° and
+−90°, and the predictor keeps whichever of the three readings is most confident. The unturned reading stays a
+candidate because tall crops are also single upright characters ("I", "1").
+
+``Preprocessor`` is picklable and works on one image at a time, so DataLoader workers run it; ``to_batch`` makes the
+float tensor in the main process, keeping uint8 (4× smaller) on the way between processes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import torch
+from PIL import Image
+
+from sgtr.data.images import BadImage, load_image
+from sgtr.data.transforms import resize_image
+
+ImageInput = Union[str, Path, np.ndarray, Image.Image]
+VERTICAL_RATIO = 1.5
+TURNS = (0, 90, -90)  # degrees counter-clockwise, as PIL's ``rotate``
+
+
+def to_rgb(image: ImageInput) -> Image.Image:
+    """An RGB PIL image from any accepted input; a path that cannot be decoded raises ``BadImage`` naming it."""
+    if isinstance(image, Image.Image):
+        return image if image.mode == "RGB" else image.convert("RGB")
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8:
+            raise ValueError(f"image arrays must be uint8, got {image.dtype}")
+        if image.ndim == 3 and image.shape[2] == 1:
+            image = image[..., 0]
+        if image.ndim == 2:
+            return Image.fromarray(np.ascontiguousarray(image), "L").convert("RGB")
+        if image.ndim == 3 and image.shape[2] == 3:
+            return Image.fromarray(np.ascontiguousarray(image), "RGB")
+        raise ValueError(f"image arrays must be H×W (gray) or H×W×3 (RGB), got shape {image.shape}")
+    if isinstance(image, (str, os.PathLike)):
+        try:
+            return load_image(image)
+        except BadImage as exc:
+            raise BadImage(f"{image}: {exc}") from None
+    raise TypeError(f"cannot read a {type(image).__name__}; give a path, a uint8 NumPy array or a PIL image")
+
+
+@dataclass
+class Prepared:
+    """One image's candidates: ``arrays`` (N, H, W, 3) uint8 at the model's input size, read turned by ``turns``."""
+
+    arrays: np.ndarray
+    turns: tuple[int, ...]
+
+
+class Preprocessor:
+    def __init__(self, input_size: tuple[int, int], rotate_vertical: bool = False):
+        self.input_size, self.rotate_vertical = input_size, rotate_vertical
+
+    def __call__(self, image: ImageInput) -> Prepared:
+        img = to_rgb(image)
+        h, w = self.input_size
+        turns = TURNS if self.rotate_vertical and img.height > VERTICAL_RATIO * img.width else TURNS[:1]
+        return Prepared(np.stack([resize_image(img.rotate(t, expand=True) if t else img, h, w) for t in turns]),
+                        turns)
+
+
+def to_batch(arrays: np.ndarray) -> torch.Tensor:
+    """(N, H, W, 3) uint8 → (N, 3, H, W) float32 in [-1, 1], the normalisation of ``sgtr.data.loading.collate``."""
+    return torch.from_numpy(arrays).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).contiguous()

@@ -1,0 +1,60 @@
+"""Weights files: one ``.safetensors`` file with a model's tensors and, in its metadata, its ``ModelSpec`` as JSON.
+
+This is the format models are shipped in (the bundled default model, ``sgtr export --weights``). Safetensors holds
+raw tensors behind a JSON header, so reading one never unpickles anything, unlike a training checkpoint. The metadata
+key ``sgtr`` holds ``ModelSpec.to_metadata("weights", dtype=...)``: model name, preset and options, the charset, the
+input size, the sgtr version and the format version.
+
+``half=True`` stores floating-point tensors as float16, halving the file; they are cast back to float32 when loaded
+into the model (integer buffers such as BatchNorm's step counter stay as they are).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from sgtr.serialization import atomic_target
+from sgtr.inference.spec import ModelSpec
+from sgtr.serialization import CheckpointError
+
+METADATA_KEY = "sgtr"
+
+
+def write_weights(model: nn.Module, spec: ModelSpec, path: str | Path, half: bool = False) -> Path:
+    """Write atomically: an interrupted export never leaves a torn file."""
+    path = Path(path)
+    tensors = {}
+    for name, tensor in model.state_dict().items():
+        tensor = tensor.detach().cpu()
+        if half and tensor.is_floating_point():
+            tensor = tensor.half()
+        tensors[name] = tensor.contiguous().clone()  # safetensors refuses tensors that share storage
+    metadata = {METADATA_KEY: spec.to_metadata("weights", dtype="float16" if half else "float32")}
+    with atomic_target(path) as tmp:
+        save_file(tensors, tmp, metadata=metadata)
+    return path
+
+
+def read_weights(path: str | Path) -> tuple[ModelSpec, dict[str, torch.Tensor]]:
+    """The spec and the tensors of a weights file; anything else is a one-line ``CheckpointError`` naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: weights file not found")
+    try:
+        with safe_open(path, framework="pt", device="cpu") as f:
+            spec, _ = ModelSpec.from_metadata((f.metadata() or {}).get(METADATA_KEY), "weights", path)
+            state = {name: f.get_tensor(name) for name in f.keys()}
+    except SafetensorError as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({' '.join(str(exc).split())[:200]})") \
+            from None
+    return spec, state
+
+
+def load_weights(path: str | Path) -> tuple[ModelSpec, nn.Module]:
+    spec, state = read_weights(path)
+    return spec, spec.load_state(state, path)

@@ -1,0 +1,87 @@
+"""ONNX export (``sgtr export --onnx``) and the ONNX Runtime reader: parity with PyTorch on real crops, a dynamic batch
+axis, the spec in the metadata, thread settings and one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from sgtr.cli.main import main
+from sgtr.inference.onnx_export import export_onnx
+from sgtr.inference.predictor import Recognizer
+from sgtr.inference.preprocess import to_batch
+from sgtr.serialization import CheckpointError
+from test_read_api import crops, tiny_model, tiny_weights  # noqa: F401 (tiny_weights is a fixture)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> Path:
+    spec, model = tiny_model()
+    return export_onnx(model, spec, tmp_path_factory.mktemp("onnx") / "tiny.onnx", branches=True)
+
+
+def test_logits_and_text_match_pytorch_at_any_batch_size(exported, tiny_weights):
+    paths = crops(8)
+    torch_rec = Recognizer(tiny_weights, device="cpu")
+    onnx_rec = Recognizer(exported, threads=1)
+    assert onnx_rec.runtime.name == "onnx" and onnx_rec.spec == torch_rec.spec
+    prepare = torch_rec.preprocessor()
+    images = to_batch(np.concatenate([prepare(p).arrays for p in paths]))
+    for batch in (1, 5, 8):  # traced at batch 2: other sizes prove the batch axis is dynamic
+        expected, got = torch_rec.runtime(images[:batch]), onnx_rec.runtime(images[:batch])
+        assert got.logits.shape == expected.logits.shape
+        assert torch.allclose(got.logits, expected.logits, atol=1e-3)
+        assert torch.allclose(got.branches["vr"], expected.branches["vr"], atol=1e-3)
+    torch_read, onnx_read = torch_rec.predict(paths, branches=True), onnx_rec.predict(paths, branches=True)
+    assert [r.text for r in onnx_read] == [r.text for r in torch_read]
+    assert [r.branches["vr"].text for r in onnx_read] == [r.branches["vr"].text for r in torch_read]
+    assert np.allclose([r.confidence for r in onnx_read], [r.confidence for r in torch_read], atol=1e-3)
+
+
+def test_graph_has_no_control_flow_and_carries_the_spec(exported):
+    proto = onnx.load(exported)
+    assert not {n.op_type for n in proto.graph.node} & {"If", "Loop", "Scan"}
+    assert [o.name for o in proto.graph.output] == ["logits", "branch_vr"]
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    assert "sgtr-onnx" in {p.key: p.value for p in proto.metadata_props}["sgtr"]
+
+
+def test_threads_reach_the_session(exported):
+    assert Recognizer(exported, threads=1).runtime.session.get_session_options().intra_op_num_threads == 1
+
+
+def test_read_cli_gives_the_same_lines_in_both_runtimes(exported, tiny_weights, capsys):
+    paths = [str(p) for p in crops(4)]
+    outputs = []
+    for model in (tiny_weights, exported):
+        assert main(["read", *paths, "--model", str(model), "--workers", "0", "--device", "cpu",
+                     "--threads", "1"]) == 0
+        outputs.append([line.split("\t")[:2] for line in capsys.readouterr().out.splitlines()])
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 4
+
+
+def test_export_cli_writes_onnx(tiny_weights, tmp_path, capsys):
+    out = tmp_path / "m.onnx"
+    assert main(["export", str(tiny_weights), "--onnx", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert Recognizer(out, threads=1).runtime.branch_outputs == {}  # branches only with --branches
+
+
+def test_onnx_errors_are_one_line(tiny_weights, tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a protobuf at all")
+    with pytest.raises(CheckpointError, match="bad.onnx: not a loadable ONNX file"):
+        Recognizer(bad)
+    with pytest.raises(CheckpointError, match="sgtr export"):
+        Recognizer(tiny_weights, runtime="onnx")
+    with pytest.raises(CheckpointError, match="ONNX Runtime only"):
+        Recognizer(bad, runtime="torch")
+    foreign = tmp_path / "foreign.onnx"
+    spec, model = tiny_model()
+    torch.onnx.export(model.backbone, (torch.zeros(1, 3, 32, 128),), str(foreign), dynamo=False)
+    with pytest.raises(CheckpointError, match="foreign.onnx: not an sgtr onnx file"):
+        Recognizer(foreign)
