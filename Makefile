@@ -26,7 +26,7 @@ $(VENV)/.installed: $(VENV)/.core
 	touch $@
 
 test: system setup
-	$(VENV)/bin/pytest -q -p no:cacheprovider
+	$(VENV)/bin/pytest -p no:cacheprovider
 
 # The main job: read the bundled sample images with the bundled default model.
 read: $(VENV)/.core

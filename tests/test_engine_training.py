@@ -84,6 +84,15 @@ def test_fine_tuning_to_a_larger_charset_keeps_shared_symbol_rows():
     assert torch.equal(old_w[a_old], new_w[a_new]) and torch.equal(old_w[0], new_w[0])
 
 
+def test_vr_weights_warm_start_the_vr_inside_sgtr():
+    cs = Charset.from_spec("36")
+    vr = build_model("vr", cs, **TINY_MODEL)
+    sgtr = build_model("sgtr", cs, vr=TINY_MODEL)
+    report = load_matching(sgtr, vr.state_dict(), cs, cs)
+    assert len(report.copied) == len(vr.state_dict()) and not report.unused
+    assert torch.equal(sgtr.state_dict()["vr." + report.copied[0][3:]], vr.state_dict()[report.copied[0][3:]])
+
+
 DDP_WORKER = """
 import sys, torch
 from lightning.pytorch.callbacks import Callback

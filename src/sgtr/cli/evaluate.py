@@ -1,8 +1,10 @@
 """``sgtr evaluate``: score a checkpoint, a predictions file or a peer engine on named sets under one protocol.
 
 Prints the Markdown table to stdout and the skip summary to stderr; ``--json`` and ``--errors`` write the full result
-and the wrong predictions. The work itself lives in ``sgtr.evaluation``; this module turns arguments into sets and a
-source and user mistakes into one-line ``CommandError``s.
+and the wrong predictions. With a checkpoint, ``--branches`` adds one table per branch of the model (``vr``, ``lm``,
+``gtr``, ``fused``), scored from the readings the same forward passes recorded. The work itself lives in
+``sgtr.evaluation``; this module turns arguments into sets and a source and user mistakes into one-line
+``CommandError``s.
 """
 
 from __future__ import annotations
@@ -43,20 +45,42 @@ def register(subparsers) -> None:
     p.add_argument("--limit", type=positive_int, metavar="N", help="score only the first N samples of each set")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the full result as JSON")
     p.add_argument("--errors", type=Path, metavar="FILE", help="write each wrong prediction as a JSON line")
+    p.add_argument("--branches", action="store_true",
+                   help="with a checkpoint: also one table per branch of the model (e.g. vr, lm, gtr, fused), from "
+                        "the same forward passes; a sample whose image could not be read counts as missing there")
     p.set_defaults(func=run)
 
 
 class CheckpointSource:
-    """A trained model as a prediction source: its readings and word confidences."""
+    """A trained model as a prediction source: its readings and word confidences. With ``branches`` set, each
+    branch's reading is also recorded, by branch name and sample key, in ``branch_readings``."""
 
     def __init__(self, path: Path, batch_size: int):
         from sgtr.inference.predictor import Recognizer
 
         self.name = path.name
         self.recognizer = Recognizer(path, batch_size=batch_size)
+        self.branches = False
+        self.branch_readings: dict[str, dict[str, tuple[str, float]]] = {}
 
     def predict(self, batch):
-        return [(p.text, p.confidence) for p in self.recognizer.predict(s.image for s in batch)]
+        readings = self.recognizer.predict((s.image for s in batch), branches=self.branches)
+        for sample, reading in zip(batch, readings):
+            for branch, p in reading.branches.items():
+                self.branch_readings.setdefault(branch, {})[sample.key] = (p.text, p.confidence)
+        return [(p.text, p.confidence) for p in readings]
+
+
+class RecordedBranch:
+    """One branch's readings recorded by a ``CheckpointSource``, replayed by sample key without looking at images."""
+
+    needs_images = False
+
+    def __init__(self, name: str, readings: dict[str, tuple[str, float]]):
+        self.name, self.readings = name, readings
+
+    def predict(self, batch):
+        return [self.readings.get(s.key) for s in batch]
 
 
 def checkpoint_source(path: Path, batch_size: int = 32) -> CheckpointSource:
@@ -92,7 +116,9 @@ def _open_source(args: argparse.Namespace, checkpoint: Path | None):
     from sgtr.evaluation.sources import ENGINES, PredictionsFile, SourceError
 
     if checkpoint is not None:
-        return checkpoint_source(checkpoint, args.batch_size)
+        source = checkpoint_source(checkpoint, args.batch_size)
+        source.branches = args.branches
+        return source
     try:
         if args.predictions is not None:
             return PredictionsFile(args.predictions)
@@ -117,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("give at least one set or folder of sets to evaluate on")
     if sum(x is not None for x in (checkpoint, args.predictions, args.engine)) != 1:
         raise CommandError("give exactly one source: a checkpoint, --predictions FILE or --engine NAME")
+    if args.branches and checkpoint is None:
+        raise CommandError("--branches needs a checkpoint: only a model has branches")
 
     if args.json is not None and not args.json.parent.is_dir():
         raise CommandError(f"{args.json.parent}: no such folder for --json")  # say so before a long run, not after
@@ -134,6 +162,10 @@ def run(args: argparse.Namespace) -> int:
         if errors is not None:
             errors.close()
     print(to_markdown(result), end="")
+    for branch, readings in getattr(source, "branch_readings", {}).items():
+        replay = RecordedBranch(f"{source.name} [{branch}]", readings)
+        print("\n" + to_markdown(evaluate(sets, replay, get_protocol(args.protocol), batch_size=args.batch_size,
+                                          workers=args.workers, limit=args.limit)), end="")
     print(skips.summary(), file=sys.stderr)
     if args.json is not None:
         try:

@@ -42,7 +42,14 @@ class RecognizerOutput:
     ``seg_logits``: (B, K, H', W') character segmentation logits, for models that segment.
     ``order_maps``: (B, T, H', W') reading-order or attention maps, each summing to 1 over the pixels.
     ``features``: (B, D, H', W') the visual feature map GTR builds node features from.
-    ``extras``: anything else worth showing (fusion gates, graphs), keyed by name.
+    ``extras``: anything else worth showing, keyed by name. GTR's graph (for drawing; H'×W' is the maps' size,
+    K_n the nodes per character): ``gtr_nodes`` (B, T, K_n) long, flat pixel indices into H'×W' (row-major,
+    ``y · W' + x``) of each character's nodes; ``gtr_roots`` (B, T) long, the index 0..K_n−1 of each subgraph's root
+    within its nodes (with the root chain on, consecutive steps' roots are linked); ``gtr_edges`` (B, T, K_n, K_n)
+    bool, the symmetric intra-subgraph adjacency the graph was built with (self-loops on the diagonal; before the
+    adjacency update); ``gtr_valid`` (B, T) bool, the steps up to and including the predicted EOS. S-GTR with gated
+    fusion adds ``fusion_gate`` (B, T) float, the gate's mean over channels: the weight of the language model at each
+    step (1 − it is GTR's).
     ``losses``: named scalar losses, filled only when targets were given; ``loss`` is their weighted total.
     """
 

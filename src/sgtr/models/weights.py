@@ -2,7 +2,8 @@
 
 Tensors of equal shape are copied. A tensor whose shape differs only along a class axis (old ``num_classes`` against
 new) is remapped symbol by symbol, so a model fine-tuned from 36 to 62 classes keeps everything it knew about the
-shared symbols and only the new rows start fresh. Anything else keeps its fresh initialisation and is reported.
+shared symbols and only the new rows start fresh. Anything else keeps its fresh initialisation and is reported. Weights of a bare recognizer are found inside a model
+that wraps it (a VR checkpoint initialises S-GTR's ``vr``).
 """
 
 from __future__ import annotations
@@ -37,10 +38,19 @@ def class_index_map(old: Charset, new: Charset) -> tuple[torch.Tensor, torch.Ten
     return torch.tensor(new_idx), torch.tensor(old_idx)
 
 
+def _align_prefix(state: dict[str, torch.Tensor], target_keys: set[str]) -> dict[str, torch.Tensor]:
+    """Re-key ``state`` under the sub-module prefix where most of its keys land, so a bare recognizer's weights (a
+    VR checkpoint) warm-start the same recognizer held inside a larger model (S-GTR's ``vr.``)."""
+    prefixes = {""} | {k[: i + 1] for k in target_keys for i, c in enumerate(k) if c == "."}
+    best = max(prefixes, key=lambda p: (sum(p + k in target_keys for k in state), -len(p)))
+    return {best + k: v for k, v in state.items()}
+
+
 def load_matching(model: nn.Module, state: dict[str, torch.Tensor], old: Charset | None = None,
                   new: Charset | None = None) -> LoadReport:
     report = LoadReport()
     target = model.state_dict()
+    state = _align_prefix(state, set(target))
     mapping = class_index_map(old, new) if old is not None and new is not None else None
     for key, value in state.items():
         if key not in target:

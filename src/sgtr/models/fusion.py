@@ -1,0 +1,64 @@
+"""Dynamic fusion of the LM and GTR branches into S-GTR's final prediction (spec §5), and its ablation variants.
+
+Every fusion is called as ``fusion(lm_logits, lm_hidden, gtr_logits, gtr_hidden)`` with logits (B, T, K) and hidden
+states (B, T, d_L) / (B, T, d_G), and returns the fused logits Z_F (B, T, K) and, for the gated form, the gate's mean
+over channels (B, T) (how much each step trusts the LM; 1 − it, GTR), else None.
+
+* ``gated`` (default): g = σ(W_f [S_L ; H'_G] + b_f), H'_G = Linear(H_G) to the LM's width,
+  S_F = g ⊙ S_L + (1 − g) ⊙ H'_G, Z_F = W_cls S_F — the SRN/ABINet gated unit on hidden states;
+* ``average``: Z_F = log((softmax Z_L + softmax Z_G) / 2), no parameters (the "simple fusion" ablation row);
+* ``glu``: Z_F = GLU(Linear_{2K→2K}([Z_L ; Z_G])) on logits, as in the official code.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class GatedFusion(nn.Module):
+    def __init__(self, lm_width: int, gtr_width: int, num_classes: int):
+        super().__init__()
+        self.project = nn.Linear(gtr_width, lm_width)
+        self.gate = nn.Linear(2 * lm_width, lm_width)
+        self.classifier = nn.Linear(lm_width, num_classes)
+
+    def forward(self, lm_logits: Tensor, lm_hidden: Tensor, gtr_logits: Tensor, gtr_hidden: Tensor
+                ) -> tuple[Tensor, Tensor | None]:
+        gtr_hidden = self.project(gtr_hidden)
+        g = torch.sigmoid(self.gate(torch.cat((lm_hidden, gtr_hidden), dim=-1)))
+        return self.classifier(g * lm_hidden + (1 - g) * gtr_hidden), g.mean(dim=-1)
+
+
+class AverageFusion(nn.Module):
+    def forward(self, lm_logits: Tensor, lm_hidden: Tensor, gtr_logits: Tensor, gtr_hidden: Tensor
+                ) -> tuple[Tensor, Tensor | None]:
+        stacked = torch.stack((lm_logits.log_softmax(dim=-1), gtr_logits.log_softmax(dim=-1)))
+        return torch.logsumexp(stacked, dim=0) - math.log(2), None
+
+
+class GLUFusion(nn.Module):
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.linear = nn.Linear(2 * num_classes, 2 * num_classes)
+
+    def forward(self, lm_logits: Tensor, lm_hidden: Tensor, gtr_logits: Tensor, gtr_hidden: Tensor
+                ) -> tuple[Tensor, Tensor | None]:
+        return F.glu(self.linear(torch.cat((lm_logits, gtr_logits), dim=-1)), dim=-1), None
+
+
+FUSIONS = ("gated", "average", "glu")
+
+
+def build_fusion(kind: str, lm_width: int, gtr_width: int, num_classes: int) -> nn.Module:
+    """A fusion by name; unknown names raise ``ValueError`` listing the valid ones."""
+    if kind == "gated":
+        return GatedFusion(lm_width, gtr_width, num_classes)
+    if kind == "average":
+        return AverageFusion()
+    if kind == "glu":
+        return GLUFusion(num_classes)
+    raise ValueError(f"unknown fusion {kind!r}; choose one of: {', '.join(FUSIONS)}")
