@@ -14,6 +14,7 @@ from lightning.pytorch.callbacks import Callback
 from sgtr.data.charset import Charset
 from sgtr.serialization import load_safe
 from sgtr.engine.config import ConfigError, load_config
+from sgtr.engine.curves import read_metrics
 from sgtr.engine.trainer import train
 from sgtr.models.factory import build_model
 from sgtr.models.weights import load_matching
@@ -53,6 +54,8 @@ def test_resume_continues_step_count_and_optimizer_state(data, tmp_path):
     train(tiny_config(data, out, max_steps=6, val_every=2), resume="auto")
     resumed = load_safe(out / "checkpoints" / "last.ckpt")
     assert resumed["global_step"] == 6
+    steps = sorted(read_metrics(out / "csv")["train/loss"])
+    assert steps == [float(s) for s in range(6)]  # both launches' logs survive
     adam_steps = {float(s["step"]) for s in resumed["optimizer_states"][0]["state"].values()}
     assert adam_steps == {6.0}  # 4 restored + 2 new; a restart from scratch would say 2
 
@@ -68,7 +71,7 @@ def test_training_logs_every_step_and_draws_the_curve(data, tmp_path):
     out = tmp_path / "run"
     train(tiny_config(data, out, max_steps=5, val_every=5))
     assert (out / "training_curves.png").stat().st_size > 1000
-    rows = (out / "csv" / "metrics.csv").read_text().splitlines()
+    rows = (out / "csv" / "version_0" / "metrics.csv").read_text().splitlines()
     col = rows[0].split(",").index("train/loss")
     assert sum(1 for r in rows[1:] if r.split(",")[col]) == 5
 
@@ -98,6 +101,7 @@ import sys, torch
 from lightning.pytorch.callbacks import Callback
 sys.path.insert(0, {tests!r})
 from engine_helpers import tiny_config
+from sgtr.engine.curves import read_metrics
 from sgtr.engine.trainer import train
 
 class DumpWeights(Callback):

@@ -121,14 +121,16 @@ def train(config: dict, resume: str | None = None, callbacks: list[Callback] = (
         val_check_interval=trainer_cfg["val_every"] if val_dls else None, check_val_every_n_epoch=None,
         limit_val_batches=None if val_dls else 0, num_sanity_val_steps=0,
         gradient_clip_val=config["optim"]["grad_clip"], log_every_n_steps=trainer_cfg["log_every"],
-        logger=[TensorBoardLogger(out, name="tb", version=""), CSVLogger(out, name="csv", version="")],
+        # A new version folder per launch: Lightning's CSV writer replaces the file it finds, so a resumed run must
+        # not reuse its predecessor's; the curves join the versions.
+        logger=[TensorBoardLogger(out, name="tb"), CSVLogger(out, name="csv")],
         callbacks=callbacks, plugins=[AtomicCheckpointIO()], use_distributed_sampler=False,
         enable_model_summary=rank == 0, default_root_dir=out,
     )
     trainer.fit(system, train_dataloaders=train_dl, val_dataloaders=val_dls or None,
                 ckpt_path=resume, weights_only=True)
     if trainer.is_global_zero:
-        png = plot_training_curves(out / "csv" / "metrics.csv", out / "training_curves.png")
+        png = plot_training_curves(out / "csv", out / "training_curves.png")
         if png:
             log.info("training curves: %s", png)
         log.info("%s", system.skips.summary())
