@@ -122,3 +122,21 @@ def test_export_cli_user_errors_are_one_line(argv, words, tiny_weights, tmp_path
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0]
+
+
+def test_damaged_default_model_is_refused_by_its_recorded_sha256(tmp_path, monkeypatch):
+    import hashlib
+
+    from sgtr.inference import loading
+    from sgtr.serialization import CheckpointError
+
+    model = tmp_path / "default.safetensors"
+    model.write_bytes(b"model bytes")
+    record = tmp_path / "default.safetensors.sha256"
+    record.write_text(hashlib.sha256(b"model bytes").hexdigest() + "  default.safetensors\n")
+    monkeypatch.setattr(loading, "DEFAULT_MODEL", model)
+    monkeypatch.setattr(loading, "DEFAULT_MODEL_SHA256", record)
+    assert loading.resolve_model_path(None) == model
+    model.write_bytes(b"model bytes, damaged")
+    with pytest.raises(CheckpointError, match="does not match"):
+        loading.resolve_model_path(None)

@@ -7,6 +7,8 @@ no code is unpickled. Every failure is a one-line ``CheckpointError`` that names
 
 from __future__ import annotations
 
+import hashlib
+
 from pathlib import Path
 
 import torch
@@ -19,6 +21,8 @@ from sgtr.serialization import CheckpointError, load_safe
 
 # The bundled model, trained by scripts/train_default_model.sh and exported with ``sgtr export --weights --half``.
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "assets" / "default.safetensors"
+# Its SHA-256, recorded when it was exported (``sha256sum`` format); a mismatch means a damaged install.
+DEFAULT_MODEL_SHA256 = DEFAULT_MODEL.with_name(DEFAULT_MODEL.name + ".sha256")
 RUNTIMES = ("torch", "onnx")
 
 
@@ -29,6 +33,12 @@ def resolve_model_path(path: str | Path | None) -> Path:
     if not DEFAULT_MODEL.is_file():
         raise CheckpointError(f"no default model is bundled yet ({DEFAULT_MODEL} is absent); give a model file "
                               "(.ckpt, .safetensors or .onnx)")
+    if DEFAULT_MODEL_SHA256.is_file():
+        expected = DEFAULT_MODEL_SHA256.read_text().split()[0]
+        actual = hashlib.sha256(DEFAULT_MODEL.read_bytes()).hexdigest()
+        if actual != expected:
+            raise CheckpointError(f"{DEFAULT_MODEL}: SHA-256 {actual[:12]}… does not match the recorded "
+                                  f"{expected[:12]}…; the installation is damaged, reinstall sgtr")
     return DEFAULT_MODEL
 
 
