@@ -168,10 +168,20 @@ def test_in_memory_model_needs_its_spec():
 
 def test_default_model_is_the_bundled_file(tiny_weights, tmp_path, monkeypatch):
     monkeypatch.setattr(loading, "DEFAULT_MODEL", tmp_path / "absent.safetensors")
+    monkeypatch.setattr(loading, "DEFAULT_MODEL_SHA256", tmp_path / "absent.sha256")
     with pytest.raises(CheckpointError, match="no default model is bundled yet"):
         Recognizer()
     monkeypatch.setattr(loading, "DEFAULT_MODEL", tiny_weights)
     assert Recognizer(device="cpu").charset.name == "36"
+
+
+def test_bundled_model_reads_most_bundled_samples():
+    samples = Path(__file__).resolve().parents[1] / "samples"
+    lines = (samples / "labels.tsv").read_text(encoding="utf-8").splitlines()
+    paths, labels = zip(*(line.split("\t") for line in lines))
+    readings = Recognizer(device="cpu").predict([samples / p for p in paths])
+    right = sum(r.text == label.lower() for r, label in zip(readings, labels))
+    assert right >= 9, [r.text for r in readings]
 
 
 def test_import_sgtr_stays_light():
