@@ -18,8 +18,7 @@ vr·L_VR + mutual·L_ML with the defaults of spec §11 #12 (1, 1, 1, 0.5, 1).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -28,6 +27,7 @@ from sgtr.data.charset import PAD_ID, Charset
 from sgtr.models.fusion import FUSIONS, build_fusion
 from sgtr.models.gtr import GTR, GTR_PRESETS, GTRConfig
 from sgtr.models.language import LM_PRESETS, LanguageModel, LMConfig
+from sgtr.models.overrides import replace_checked
 from sgtr.models.output import RecognizerOutput, Targets
 from sgtr.models.vr import PRESETS as VR_PRESETS
 from sgtr.models.vr import SegmentationRecognizer, VRConfig, vr_config
@@ -47,14 +47,6 @@ class SGTRConfig:
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
 
 
-def _replace_checked(config: Any, what: str, overrides: dict) -> Any:
-    valid = {f.name for f in fields(config)}
-    unknown = sorted(set(overrides) - valid)
-    if unknown:
-        raise ValueError(f"unknown {what} option(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
-    return replace(config, **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
-
-
 def sgtr_config(preset: str = "small", *, vr: dict | None = None, language: dict | None = None,
                 graph: dict | None = None, weights: dict | None = None, **switches) -> SGTRConfig:
     """A preset (``small``/``base``, choosing the VR, LM and GTR presets together) with overrides: ``vr``,
@@ -64,9 +56,9 @@ def sgtr_config(preset: str = "small", *, vr: dict | None = None, language: dict
     if preset not in VR_PRESETS or preset not in LM_PRESETS or preset not in GTR_PRESETS:
         raise ValueError(f"unknown S-GTR preset {preset!r}; choose one of: {', '.join(GTR_PRESETS)}")
     config = SGTRConfig(vr=vr_config(preset, **(vr or {})),
-                        language=_replace_checked(LM_PRESETS[preset], "language", language or {}),
-                        graph=_replace_checked(GTR_PRESETS[preset], "graph", graph or {}))
-    config = _replace_checked(config, "S-GTR", switches)
+                        language=replace_checked(LM_PRESETS[preset], "language option", language or {}),
+                        graph=replace_checked(GTR_PRESETS[preset], "graph option", graph or {}))
+    config = replace_checked(config, "S-GTR option", switches)
     unknown = sorted(set(weights or {}) - set(DEFAULT_WEIGHTS))
     if unknown:
         raise ValueError(f"unknown loss weight(s) {', '.join(unknown)}; valid: {', '.join(DEFAULT_WEIGHTS)}")

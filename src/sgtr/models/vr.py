@@ -39,7 +39,7 @@ gave 42 img/s, hence ``key_stride``. ``base`` follows the paper: 64×256 input a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +47,7 @@ from torch import Tensor, nn
 
 from sgtr.data.charset import PAD_ID, Charset
 from sgtr.models.layers import FPN, ConvBNAct, PositionAttention, PyramidPooling, ResNet, UNet
+from sgtr.models.overrides import replace_checked
 from sgtr.models.output import RecognizerOutput, Targets
 
 
@@ -88,11 +89,7 @@ def vr_config(preset: str = "small", **overrides) -> VRConfig:
     """A preset with some fields replaced; unknown preset or field names raise ``ValueError`` listing the valid ones."""
     if preset not in PRESETS:
         raise ValueError(f"unknown VR preset {preset!r}; choose one of: {', '.join(PRESETS)}")
-    valid = {f.name for f in fields(VRConfig)}
-    unknown = sorted(set(overrides) - valid)
-    if unknown:
-        raise ValueError(f"unknown VR config field(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
-    return replace(PRESETS[preset], **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
+    return replace_checked(PRESETS[preset], "VR config field", overrides)
 
 
 class SegmentationRecognizer(nn.Module):
