@@ -5,10 +5,12 @@ to that cell alone; it includes importing torch, whose transient peak (~340 MB) 
 RSS" is the RSS after the timed rounds minus the RSS before the model was loaded: model, runtime and their buffers.
 A cell times ``Recognizer.predict`` over already-decoded PIL images — the resize to the input size, the forward pass
 and the decoder, not the file decoding — and reports the fastest and the median of the timed rounds: on a shared
-CPU the fastest is the least disturbed. The default model is a fresh, untrained VR ``small`` at 32×128 (speed does
-not depend on the weights); ``--model`` takes a .ckpt or .safetensors, whose ONNX export is made on the fly.
+CPU the fastest is the least disturbed. ``--model vr`` (the default) and ``--model sgtr`` time a fresh, untrained
+``small`` model at 32×128 (speed does not depend on the weights); ``--model`` also takes a .ckpt or .safetensors,
+whose ONNX export is made on the fly.
 
     .venv/bin/python benchmarks/read_speed.py                         # 1 thread, batches 1 and 32
+    .venv/bin/python benchmarks/read_speed.py --model sgtr --threads 2    # the S-GTR speed target (#7)
     .venv/bin/python benchmarks/read_speed.py --threads 2 --note "idle machine"
 """
 
@@ -47,6 +49,9 @@ def images(n: int):
                                          dtype=np.uint8)) for _ in range(n)]
 
 
+FRESH = {"vr": "VR", "sgtr": "S-GTR"}  # untrained `small` models: speed does not depend on the weights
+
+
 def one_cell(model: str, batch: int, threads: int, rounds: int) -> dict:
     """Run in a child process: time one runtime at one batch size."""
     import torch
@@ -68,7 +73,7 @@ def one_cell(model: str, batch: int, threads: int, rounds: int) -> dict:
             "model_mb": rss_mb() - before}
 
 
-def prepare_models(model: str | None, folder: Path) -> tuple[str, dict[str, str]]:
+def prepare_models(model: str, folder: Path) -> tuple[str, dict[str, str]]:
     """The model's name and its file per runtime: weights (or the given checkpoint) for torch, an export for onnx."""
     from sgtr.data.charset import Charset
     from sgtr.inference.loading import load_model
@@ -77,11 +82,11 @@ def prepare_models(model: str | None, folder: Path) -> tuple[str, dict[str, str]
     from sgtr.inference.weights import write_weights
     from sgtr.models.factory import build_model
 
-    if model is None:
-        spec = ModelSpec("vr", Charset.from_spec("36"), (32, 128), "small", {})
-        net = build_model("vr", spec.charset, preset="small")
+    if model in FRESH:
+        spec = ModelSpec(model, Charset.from_spec("36"), (32, 128), "small", {})
+        net = build_model(model, spec.charset, preset="small")
         torch_file = str(write_weights(net, spec, folder / "model.safetensors"))
-        name = "VR small, untrained"
+        name = f"{FRESH[model]} small, untrained"
     else:
         spec, net = load_model(model)
         torch_file, name = model, Path(model).name
@@ -100,7 +105,8 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="a .ckpt or .safetensors model (default: a fresh VR small)")
+    parser.add_argument("--model", default="vr",
+                        help="a .ckpt or .safetensors model, or 'vr' / 'sgtr' for an untrained small one (default: vr)")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--threads", type=int, default=1, help="torch and ONNX Runtime intra-op threads")
     parser.add_argument("--rounds", type=int, default=0, help="timed rounds per cell (default: ~64 images' worth)")
