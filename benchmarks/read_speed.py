@@ -10,7 +10,7 @@ CPU the fastest is the least disturbed. ``--model vr`` (the default) and ``--mod
 whose ONNX export is made on the fly.
 
     .venv/bin/python benchmarks/read_speed.py                         # 1 thread, batches 1 and 32
-    .venv/bin/python benchmarks/read_speed.py --model sgtr --threads 2    # the S-GTR speed target (#7)
+    .venv/bin/python benchmarks/read_speed.py --model sgtr --threads 2 --int8   # the S-GTR speed target (#7)
     .venv/bin/python benchmarks/read_speed.py --threads 2 --note "idle machine"
 """
 
@@ -28,7 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-CROPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmarks" / "IIIT5K_3000" / "images"
+ROOT = Path(__file__).resolve().parents[1]
+CROPS = ROOT.parent / "shared" / "data" / "benchmarks" / "IIIT5K_3000" / "images"
 
 
 def rss_mb() -> float:
@@ -73,8 +74,9 @@ def one_cell(model: str, batch: int, threads: int, rounds: int) -> dict:
             "model_mb": rss_mb() - before}
 
 
-def prepare_models(model: str, folder: Path) -> tuple[str, dict[str, str]]:
-    """The model's name and its file per runtime: weights (or the given checkpoint) for torch, an export for onnx."""
+def prepare_models(model: str, folder: Path, int8: bool) -> tuple[str, dict[str, str]]:
+    """The model's name and its file per runtime: weights (or the given checkpoint) for torch, an export for onnx
+    (and, with ``int8``, its int8 quantisation calibrated on the bundled samples)."""
     from sgtr.data.charset import Charset
     from sgtr.inference.loading import load_model
     from sgtr.inference.onnx_export import export_onnx
@@ -91,10 +93,20 @@ def prepare_models(model: str, folder: Path) -> tuple[str, dict[str, str]]:
         spec, net = load_model(model)
         torch_file, name = model, Path(model).name
     export_onnx(net, spec, folder / "model.onnx")
+    files = {"PyTorch": torch_file, "ONNX Runtime": str(folder / "model.onnx")}
+    if int8:
+        import numpy as np
+
+        from sgtr.inference.preprocess import Preprocessor
+        from sgtr.inference.quantize import quantize_onnx
+
+        prepare = Preprocessor(spec.input_size)
+        calibration = [prepare(p).arrays for p in sorted((ROOT / "samples").glob("*.png"))]
+        files["ONNX Runtime int8"] = str(quantize_onnx(folder / "model.onnx", folder / "int8.onnx",
+                                                       np.concatenate(calibration)))
     params = sum(p.numel() for p in net.parameters()) / 1e6
     h, w = spec.input_size
-    return f"{name} ({params:.1f}M parameters, {h}×{w}, charset {spec.charset.name})", \
-        {"PyTorch": torch_file, "ONNX Runtime": str(folder / "model.onnx")}
+    return f"{name} ({params:.1f}M parameters, {h}×{w}, charset {spec.charset.name})", files
 
 
 def machine() -> str:
@@ -110,6 +122,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--threads", type=int, default=1, help="torch and ONNX Runtime intra-op threads")
     parser.add_argument("--rounds", type=int, default=0, help="timed rounds per cell (default: ~64 images' worth)")
+    parser.add_argument("--int8", action="store_true", help="add ONNX Runtime on the int8-quantised graph")
     parser.add_argument("--note", default="", help="a line about the conditions, printed under the table")
     parser.add_argument("--cell", nargs=2, metavar=("FILE", "BATCH"), help=argparse.SUPPRESS)  # child process
     args = parser.parse_args()
@@ -118,7 +131,7 @@ def main() -> None:
         return
 
     with tempfile.TemporaryDirectory() as tmp:
-        name, files = prepare_models(args.model, Path(tmp))
+        name, files = prepare_models(args.model, Path(tmp), args.int8)
         rows = []
         for batch in args.batches:
             rounds = args.rounds or max(5, 64 // batch)

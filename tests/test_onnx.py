@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from sgtr.cli.main import main
+from sgtr.inference.loading import DEFAULT_MODEL
 from sgtr.inference.onnx_export import export_onnx
 from sgtr.inference.predictor import Recognizer
 from sgtr.inference.preprocess import to_batch
@@ -85,3 +86,25 @@ def test_onnx_errors_are_one_line(tiny_weights, tmp_path):
     torch.onnx.export(model.backbone, (torch.zeros(1, 3, 32, 128),), str(foreign), dynamo=False)
     with pytest.raises(CheckpointError, match="foreign.onnx: not an sgtr onnx file"):
         Recognizer(foreign)
+
+
+def test_int8_export_quantises_convolutions_and_reads_like_float(tmp_path, capsys):
+    samples = Path(__file__).resolve().parents[1] / "samples"
+    paths = sorted(samples.glob("*.png"))
+    fp32, int8 = tmp_path / "fp32.onnx", tmp_path / "int8.onnx"
+    assert main(["export", str(DEFAULT_MODEL), "--onnx", str(fp32)]) == 0
+    assert main(["export", str(DEFAULT_MODEL), "--onnx", str(int8), "--int8", "--calibration", str(samples)]) == 0
+    ops = {n.op_type for n in onnx.load(int8).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert int8.stat().st_size < fp32.stat().st_size / 2  # int8 weights
+    float_text = [r.text for r in Recognizer(fp32, threads=1).predict(paths)]
+    int8_reader = Recognizer(int8, threads=1)
+    assert int8_reader.spec == Recognizer(fp32, threads=1).spec
+    agree = sum(a == b for a, b in zip(float_text, (r.text for r in int8_reader.predict(paths))))
+    assert agree >= len(paths) - 2
+
+
+def test_int8_without_calibration_images_is_a_one_line_error(tiny_weights, tmp_path, capsys):
+    assert main(["export", str(tiny_weights), "--onnx", str(tmp_path / "m.onnx"), "--int8"]) != 0
+    assert "--calibration" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()
