@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The default model's recipe, end to end and resumable: synthetic data → stage 1 (synthetic) → stage 2 (real
-# fine-tune) → fp16 safetensors in the package → benchmark table. Each step skips what is already done, so rerunning
-# after a kill continues. Extra arguments are passed to both training stages (e.g. trainer.threads=2).
+# The default model's recipe, end to end and resumable: synthetic data → stages 1 and 1b (synthetic words, 1M samples
+# in all) → stage 2 (real fine-tune) → fp16 safetensors in the package → benchmark table. Each step skips what is
+# already done, so rerunning after a kill continues. Extra arguments go to every training stage (e.g.
+# trainer.threads=2).
 #   bash scripts/train_default_model.sh [KEY=VALUE ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +13,9 @@ $SGTR synth --out data/synth/val --count 2000 --seed 999 --charset 62 --workers 
 $SGTR synth --out data/synth/train --count 400000 --seed 1 --charset 62 --workers "$WORKERS"
 
 $SGTR train configs/default_stage1_synth.yaml "$@" --resume auto
+$SGTR train configs/default_stage1b_synth.yaml "$@" --resume auto
 $SGTR train configs/default_stage2_real.yaml "$@" --resume auto
 
-$SGTR export runs/default/stage2/checkpoints/best.ckpt --weights src/sgtr/assets/default.safetensors --half
-sha256sum src/sgtr/assets/default.safetensors | tee src/sgtr/assets/default.safetensors.sha256
+$SGTR export runs/default/stage2/checkpoints/last.ckpt --weights src/sgtr/assets/default.safetensors --half
+(cd src/sgtr/assets && sha256sum default.safetensors) | tee src/sgtr/assets/default.safetensors.sha256
 $SGTR evaluate src/sgtr/assets/default.safetensors ../shared/data/benchmarks --json runs/default/benchmarks.json
