@@ -1,7 +1,8 @@
-"""The training engine: config overrides, resume, fine-tuning to a new charset, curves and DDP."""
+"""The training engine: config overrides, resume, non-finite losses, fine-tuning to a new charset, curves and DDP."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from sgtr.data.charset import Charset
 from sgtr.serialization import load_safe
 from sgtr.engine.config import ConfigError, load_config
 from sgtr.engine.curves import read_metrics
+from sgtr.engine.system import NonFiniteLossError
 from sgtr.engine.trainer import train
 from sgtr.models.factory import build_model
 from sgtr.models.weights import load_matching
@@ -76,6 +78,46 @@ def test_training_logs_every_step_and_draws_the_curve(data, tmp_path):
     assert sum(1 for r in rows[1:] if r.split(",")[col]) == 5
 
 
+class _NonFiniteLoss(Callback):
+    """Makes the model's loss NaN on the given training batches (counted from 0 over the run)."""
+
+    def __init__(self, batches):
+        self.batches, self.calls = set(batches), 0
+
+    def on_train_start(self, trainer, module) -> None:
+        forward = module.model.forward
+
+        def poisoned(*args, **kwargs):
+            out = forward(*args, **kwargs)
+            if self.calls in self.batches:
+                out.loss = out.loss * float("nan")
+            self.calls += 1
+            return out
+
+        module.model.forward = poisoned
+
+
+def test_non_finite_losses_are_skipped_with_a_log_line_each_and_the_streak_resets(data, tmp_path, caplog):
+    out = tmp_path / "run"
+    with caplog.at_level(logging.WARNING, logger="sgtr.train"):
+        train(tiny_config(data, out, max_steps=6, val_every=6, nan_patience=3),
+              callbacks=[_NonFiniteLoss({0, 1, 3, 4})])
+    skipped = [r.getMessage() for r in caplog.records if "non-finite loss" in r.getMessage()]
+    assert [m.split(":")[0] for m in skipped] == ["step 0", "step 1", "step 3", "step 4"]
+    assert all("step skipped" in m for m in skipped)
+    ckpt = load_safe(out / "checkpoints" / "last.ckpt")
+    assert ckpt["global_step"] == 6  # a skipped step still counts, but changes no weight:
+    adam_steps = {float(s["step"]) for s in ckpt["optimizer_states"][0]["state"].values()}
+    assert adam_steps == {2.0}  # only batches 2 and 5 updated the weights
+    assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
+
+
+def test_a_long_streak_of_non_finite_losses_stops_the_run_with_a_clear_message(data, tmp_path):
+    with pytest.raises(NonFiniteLossError, match="^3 consecutive non-finite losses: lower optim.lr or check the data"):
+        train(tiny_config(data, tmp_path / "run", max_steps=10, val_every=10, nan_patience=3),
+              callbacks=[_NonFiniteLoss(range(100))])
+
+
 def test_fine_tuning_to_a_larger_charset_keeps_shared_symbol_rows():
     old_cs, new_cs = Charset.from_spec("36"), Charset.from_spec("62")
     old = build_model("vr", old_cs, **TINY_MODEL)
@@ -102,6 +144,7 @@ from lightning.pytorch.callbacks import Callback
 sys.path.insert(0, {tests!r})
 from engine_helpers import tiny_config
 from sgtr.engine.curves import read_metrics
+from sgtr.engine.system import NonFiniteLossError
 from sgtr.engine.trainer import train
 
 class DumpWeights(Callback):

@@ -49,3 +49,59 @@ def test_truncated_checkpoint_gives_one_line_error(tmp_path):
     with pytest.raises(CheckpointError) as info:
         load_safe(path)
     assert "\n" not in str(info.value)
+
+
+# ---- every way a checkpoint reaches a loader ------------------------------------------------------------------------
+def evil_checkpoint(path, marker):
+    """A file shaped like an sgtr training checkpoint whose unpickling would run a shell command."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": {}, "sgtr": {"config": {}, "charset": {}}, "hook": _Payload(marker)}, path)
+    return path
+
+
+def one_line_error_naming(capsys, path) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(path) in err[0], err
+    return err[0]
+
+
+@pytest.mark.parametrize("how", ["--resume PATH", "--resume auto", "trainer.init_from=PATH"])
+def test_training_refuses_a_malicious_checkpoint_without_running_it(tmp_path, capsys, how):
+    from sgtr.cli.main import main
+
+    marker, run = tmp_path / "pwned", tmp_path / "run"
+    evil = evil_checkpoint(run / "checkpoints" / "last.ckpt" if how.endswith("auto") else tmp_path / "evil.ckpt",
+                           marker)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"trainer:\n  out: {run}\n  threads: 1\nmodel:\n  options: {{stem: [8], widths: [16, 16, 32], "
+                      "depths: [1, 1, 1], fpn_channels: 16}\n")
+    argv = ["train", str(config)] + how.replace("PATH", str(evil)).split()
+    assert main(argv) == 2
+    assert "not a loadable sgtr checkpoint" in one_line_error_naming(capsys, evil)
+    assert not marker.exists()
+
+
+def test_recognizer_refuses_a_malicious_checkpoint_without_running_it(tmp_path):
+    from sgtr.inference.predictor import Recognizer
+
+    marker = tmp_path / "pwned"
+    with pytest.raises(CheckpointError, match="evil.ckpt"):
+        Recognizer(evil_checkpoint(tmp_path / "evil.ckpt", marker), device="cpu")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["evaluate", "{ckpt}", "{folder}"],
+    ["read", "{folder}/good1.png", "--model", "{ckpt}"],
+    ["export", "{ckpt}", "--weights", "{tmp}/w.safetensors"],
+    ["explain", "{folder}/good1.png", "--model", "{ckpt}", "--out", "{tmp}/fig.png"],
+], ids=lambda argv: argv[0])
+def test_reading_commands_refuse_a_malicious_checkpoint_without_running_it(tmp_path, messy_folder, capsys, argv):
+    from sgtr.cli.main import main
+
+    marker = tmp_path / "pwned"
+    evil = evil_checkpoint(tmp_path / "evil.ckpt", marker)
+    assert main([a.format(ckpt=evil, folder=messy_folder, tmp=tmp_path) for a in argv]) == 2
+    one_line_error_naming(capsys, evil)
+    assert not marker.exists()
+    assert not (tmp_path / "w.safetensors").exists() and not (tmp_path / "fig.png").exists()

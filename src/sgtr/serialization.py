@@ -51,7 +51,11 @@ def load_safe(path: str | Path, map_location: Any = "cpu") -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError or EOFError for bad files
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: not a loadable sgtr checkpoint ({reason[:200]})") from None
+    # A bare tensor or list unpickles safely too, but every reader indexes a checkpoint as a dict.
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f"{path}: not an sgtr checkpoint (holds a {type(checkpoint).__name__}, not a dict)")
+    return checkpoint

@@ -104,7 +104,10 @@ class Charset:
                 raise ValueError(f"{path}:{lineno}: expected one symbol per line, got {line!r}")
             symbols.append(line)
         kwargs.setdefault("name", path.stem)
-        return cls(tuple(symbols), **kwargs)
+        try:
+            return cls(tuple(symbols), **kwargs)
+        except ValueError as exc:  # no symbols, or one listed twice: say which file
+            raise ValueError(f"{path}: {exc}") from None
 
     def to_config(self) -> dict:
         """A JSON-safe description that ``from_config`` turns back into an equal charset."""

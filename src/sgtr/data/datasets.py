@@ -39,9 +39,24 @@ def _shared_env(path: Path) -> lmdb.Environment:
     if owner != pid:
         if env is not None:
             env.close()
-        env = lmdb.open(key, readonly=True, lock=False, readahead=False, meminit=False, max_readers=126, subdir=True)
+        try:
+            env = lmdb.open(key, readonly=True, lock=False, readahead=False, meminit=False, max_readers=126,
+                            subdir=True)
+        except lmdb.Error as exc:
+            raise ValueError(f"{path}: not a readable LMDB ({str(exc).removeprefix(key + ': ')})") from None
+        _check_not_truncated(path, env)
         _ENVS[key] = (pid, env)
     return env
+
+
+def _check_not_truncated(path: Path, env: lmdb.Environment) -> None:
+    """Refuse a ``data.mdb`` shorter than the pages its header counts (an interrupted copy or download): LMDB maps
+    the file into memory, and reading a page past its end kills the process with SIGBUS instead of raising."""
+    size = (path / "data.mdb").stat().st_size
+    needed = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
+    if size < needed:
+        env.close()
+        raise ValueError(f"{path}: data.mdb is truncated ({size:,} of {needed:,} bytes); copy or download it again")
 
 
 class LmdbDataset(Dataset):
@@ -50,18 +65,25 @@ class LmdbDataset(Dataset):
     def __init__(self, path: str | Path, *, with_masks: bool = True):
         self.path = Path(path)
         self.with_masks = with_masks
-        with self.env.begin() as txn:
-            raw = txn.get(fmt.NUM_SAMPLES_KEY)
-            if raw is None:
-                raise ValueError(f"{self.path}: LMDB has no 'num-samples' key; not an STR dataset")
-            try:
-                self.num_samples = int(raw.decode().strip())
-            except ValueError:
-                raise ValueError(f"{self.path}: 'num-samples' is not an integer ({raw[:20]!r})") from None
-            self.has_masks = txn.get(fmt.mask_key(1)) is not None
-            if txn.get(fmt.SYNTH_CONFIG_KEY) is not None and txn.get(fmt.COMPLETE_KEY) is None:
-                log.warning("%s: synthetic shard was interrupted; using its %d finished samples (rerun the same "
-                            "`sgtr synth` command to complete it)", self.path, self.num_samples)
+        try:
+            with self.env.begin() as txn:
+                raw = txn.get(fmt.NUM_SAMPLES_KEY)
+                has_masks = txn.get(fmt.mask_key(1)) is not None
+                interrupted = txn.get(fmt.SYNTH_CONFIG_KEY) is not None and txn.get(fmt.COMPLETE_KEY) is None
+        except lmdb.Error as exc:
+            raise ValueError(f"{self.path}: damaged LMDB ({exc})") from None
+        if raw is None:
+            raise ValueError(f"{self.path}: LMDB has no 'num-samples' key; not an STR dataset")
+        try:
+            self.num_samples = int(raw.decode().strip())
+            if self.num_samples < 0:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"{self.path}: 'num-samples' is not a count ({raw[:20]!r})") from None
+        self.has_masks = has_masks
+        if interrupted:
+            log.warning("%s: synthetic shard was interrupted; using its %d finished samples (rerun the same "
+                        "`sgtr synth` command to complete it)", self.path, self.num_samples)
 
     @property
     def env(self) -> lmdb.Environment:
@@ -81,7 +103,10 @@ class LmdbDataset(Dataset):
 
     def __getitem__(self, index: int) -> Sample | Skip:
         key = self.key(index)
-        image_bytes, label_bytes, mask_bytes = self.read_raw(index)
+        try:
+            image_bytes, label_bytes, mask_bytes = self.read_raw(index)
+        except lmdb.Error as exc:  # a damaged page loses the records on it, not the run
+            return Skip(key, f"unreadable LMDB record ({exc})")
         if image_bytes is None or label_bytes is None:
             return Skip(key, "image or label key missing from the LMDB")
         try:
@@ -95,11 +120,15 @@ class LmdbDataset(Dataset):
         mask = None
         if mask_bytes is not None:
             try:
-                mask = np.asarray(Image.open(io.BytesIO(mask_bytes)))
-            except (OSError, ValueError) as exc:
-                return Skip(key, f"corrupt character mask ({exc})")
-            if mask.shape != (image.height, image.width):
-                return Skip(key, f"mask size {mask.shape[::-1]} differs from image size {image.size}")
+                with Image.open(io.BytesIO(mask_bytes)) as mask_image:
+                    # Compared before decoding, so a mask declaring a huge size is refused without allocating it.
+                    if mask_image.size != image.size:
+                        return Skip(key, f"mask size {mask_image.size} differs from image size {image.size}")
+                    mask = np.asarray(mask_image)
+            except Exception as exc:  # noqa: BLE001 (Pillow raises many types on hostile bytes; see images.py)
+                return Skip(key, f"corrupt character mask ({type(exc).__name__}: {exc})".replace("\n", " "))
+            if mask.ndim != 2:
+                return Skip(key, f"character mask has {mask.shape[2]} channels, expected one")
         return Sample(key, image, label, mask)
 
 

@@ -57,7 +57,10 @@ def decode_image(data: bytes) -> Image.Image:
         raise BadImage(f"decompression bomb refused ({exc})") from None
     except Image.UnidentifiedImageError:
         raise BadImage("not an image (unrecognised format)") from None
-    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
+    except Exception as exc:  # noqa: BLE001
+        # Pillow's decoders raise whatever their parsing hits on hostile bytes, not only OSError: struct.error from a
+        # malformed EXIF block, NotImplementedError from an unknown DDS pixel format, SyntaxError, EOFError... Each
+        # is one bad file, never a reason to stop a run.
         raise BadImage(f"corrupt or truncated image ({type(exc).__name__}: {exc})".replace("\n", " ")) from None
 
 
@@ -69,6 +72,6 @@ def load_image(path: str | Path) -> Image.Image:
         raise BadImage("file not found") from None
     except IsADirectoryError:
         raise BadImage("is a directory, not an image") from None
-    except OSError as exc:
-        raise BadImage(f"cannot read file ({exc.strerror or exc})") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise BadImage(f"cannot read file ({getattr(exc, 'strerror', None) or exc})") from None
     return decode_image(data)

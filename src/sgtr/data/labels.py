@@ -48,5 +48,10 @@ def parse_label_file(list_file: str | Path) -> tuple[list[LabelledPath], list[Sk
             skips.append(Skip(where, "expected PATH and LABEL separated by a tab" if tab_only
                               else "expected PATH and LABEL separated by whitespace"))
             continue
-        items.append(LabelledPath((root / path).resolve(), label, where))
+        try:
+            resolved = (root / path).resolve()
+        except (ValueError, RuntimeError, OSError) as exc:  # a NUL byte; a symlink loop (RuntimeError before 3.13)
+            skips.append(Skip(where, f"path cannot be resolved ({exc})"))
+            continue
+        items.append(LabelledPath(resolved, label, where))
     return items, skips

@@ -59,8 +59,8 @@ def create_lmdb(items: Iterable[LabelledPath], out: str | Path, *, charset: Char
             except FileNotFoundError:
                 skips.add(Skip(key, "file not found"))
                 continue
-            except (IsADirectoryError, PermissionError) as exc:
-                skips.add(Skip(key, f"cannot read file ({exc.strerror})"))
+            except OSError as exc:  # a folder, no permission, a name too long for the file system...
+                skips.add(Skip(key, f"cannot read file ({exc.strerror or exc})"))
                 continue
             except BadImage as exc:
                 skips.add(Skip(key, str(exc)))

@@ -101,11 +101,17 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
         path = Path(path)
         try:
             loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot read config ({str(exc).splitlines()[0]})") from None
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"{path}: cannot read config ({reason})") from None
+        except RecursionError:  # PyYAML's composer recurses once per nesting level
+            raise ConfigError(f"{path}: cannot read config (nested too deeply)") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: a config must be a mapping")
-        _merge(config, loaded)
+        try:
+            _merge(config, loaded)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
     for text in overrides:
         _merge(config, parse_override(text))
     return config

@@ -17,7 +17,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from sgtr.data.charset import Charset
 from sgtr.engine.checkpoint_io import AtomicCheckpointIO
-from sgtr.serialization import load_safe
+from sgtr.serialization import CheckpointError, load_safe
 from sgtr.engine.curves import plot_training_curves
 from sgtr.engine.data import train_loader, val_loaders
 from sgtr.engine.system import RecognitionSystem
@@ -62,8 +62,13 @@ def resolve_resume(resume: str | None, config: dict) -> str | None:
         if not last.is_file():
             return None
         resume = str(last)
-    saved = load_safe(resume).get("sgtr", {}).get("config", {}).get("trainer", {})
-    if saved and saved.get("max_steps") != config["trainer"]["max_steps"]:
+    ckpt = saved = load_safe(resume)
+    for key in ("sgtr", "config", "trainer"):
+        saved = saved.get(key) if isinstance(saved, dict) else None
+    if not isinstance(saved, dict) or "state_dict" not in ckpt:
+        # Lightning would fail on it with a KeyError deep inside; say what it is instead.
+        raise CheckpointError(f"{resume}: not an sgtr training checkpoint (no training config inside)")
+    if saved.get("max_steps") != config["trainer"]["max_steps"]:
         # The schedule was laid out for the old length; stretching it silently would change the run.
         raise ValueError(f"{resume}: saved with trainer.max_steps={saved.get('max_steps')}; resume with the same "
                          "value, or start a longer run from it with trainer.init_from")

@@ -80,7 +80,7 @@ class ModelSpec:
         """A fresh model with ``state`` loaded strictly; a mismatch is a ``CheckpointError`` naming the file."""
         try:
             model = self.build()
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, RuntimeError) as exc:  # RuntimeError: torch refusing a layer's size
             raise CheckpointError(f"{path}: cannot build the model it describes ({exc})") from None
         expected = model.state_dict()
         problems = {
