@@ -7,7 +7,12 @@ It sits above the models (they never import it). Each entry takes the charset an
 * ``sgtr``: ``preset`` (``small``/``base``), the switches ``lm``, ``gtr``, ``mutual`` and ``fusion``
   (``gated``/``average``/``glu``), ``weights`` (loss weights ``fused``, ``lm``, ``gtr``, ``vr``, ``mutual``) and
   ``vr``, ``language`` and ``graph`` mappings of ``VRConfig``, ``LMConfig`` and ``GTRConfig`` fields (GTR's switches:
-  ``graph: {neighbours, root_chain, position, pooling, nodes}``); see ``sgtr.models.sgtr.sgtr_config``.
+  ``graph: {neighbours, root_chain, position, pooling, nodes}``); see ``sgtr.models.sgtr.sgtr_config``;
+* host recognizers (``sgtr.models.hosts``) — ``crnn``, ``trba``, ``srn``, ``pren``, ``abinet``: ``preset`` and any field of the host's config;
+  ``gtr: true`` wraps the host in ``GTRPlugin`` (spec §9), which then also takes ``graph`` (``GTRConfig`` fields)
+  and ``plugin`` (``PluginConfig`` fields, ``weights`` among them; see ``sgtr.models.plugin.plugin_config``), e.g.
+  ``{gtr: true, graph: {nodes: 8}, plugin: {fusion: average}}``. The preset names both the host's and the
+  plug-in's. A new host is one more line, ``"name": with_gtr_option(Host.from_preset)``.
 
 Unknown names and options raise ``ValueError`` listing the valid ones.
 """
@@ -19,12 +24,39 @@ from typing import Callable
 from torch import nn
 
 from sgtr.data.charset import Charset
+from sgtr.models.hosts.abinet import ABINet
+from sgtr.models.hosts.crnn import CRNN
+from sgtr.models.hosts.pren import PREN
+from sgtr.models.hosts.srn import SRN
+from sgtr.models.hosts.trba import TRBA
+from sgtr.models.plugin import GTRPlugin, plugin_config
 from sgtr.models.sgtr import SGTR
 from sgtr.models.vr import SegmentationRecognizer
+
+
+def with_gtr_option(build_host: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    """A factory entry for a host: its ``from_preset``, plus the ``gtr``, ``graph`` and ``plugin`` options."""
+
+    def build(charset: Charset, preset: str = "small", *, gtr: bool = False, graph: dict | None = None,
+              plugin: dict | None = None, **host_options) -> nn.Module:
+        host = build_host(charset, preset, **host_options)
+        if gtr:
+            return GTRPlugin(host, charset, plugin_config(preset, graph=graph, **(plugin or {})))
+        if graph is not None or plugin is not None:
+            raise ValueError("the graph and plugin options configure GTR: add gtr: true")
+        return host
+
+    return build
+
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "vr": SegmentationRecognizer.from_preset,
     "sgtr": SGTR.from_preset,
+    "crnn": with_gtr_option(CRNN.from_preset),
+    "pren": with_gtr_option(PREN.from_preset),
+    "trba": with_gtr_option(TRBA.from_preset),
+    "srn": with_gtr_option(SRN.from_preset),
+    "abinet": with_gtr_option(ABINet.from_preset),
 }
 
 

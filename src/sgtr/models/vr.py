@@ -145,24 +145,31 @@ class SegmentationRecognizer(nn.Module):
 
     def losses(self, seg_logits: Tensor, log_order: Tensor, logits: Tensor, targets: Targets) -> dict[str, Tensor]:
         """``seq`` always; ``seg`` and ``order`` when at least one sample of the batch has a mask."""
-        ids = targets.ids
-        losses = {"seq": F.nll_loss(logits.flatten(0, 1), ids.flatten(), ignore_index=PAD_ID)}
-        if targets.masks is None:
-            return losses
-        has_mask = targets.has_mask
-        if has_mask is None:
-            has_mask = torch.ones(len(ids), dtype=torch.bool, device=ids.device)
-        if not bool(has_mask.any()):
-            return losses
-        ids, masks = ids[has_mask], targets.masks[has_mask]
-        seg_logits, log_order = seg_logits[has_mask], log_order[has_mask].flatten(2)
-        counts = area_counts(masks, self.steps + 1, seg_logits.shape[-2:])
-        seg_target = class_targets(counts, ids, self.num_classes)
-        losses["seg"] = -(seg_target * seg_logits.flatten(2).log_softmax(dim=1)).sum(dim=1).mean()
+        losses = {"seq": F.nll_loss(logits.flatten(0, 1), targets.ids.flatten(), ignore_index=PAD_ID)}
+        return {**losses, **mask_losses(seg_logits, log_order, targets)}
+
+
+def mask_losses(seg_logits: Tensor, log_order: Tensor | None, targets: Targets) -> dict[str, Tensor]:
+    """The mask-supervised losses of the module docstring, over the samples that carry a mask: ``seg`` for the
+    segmentation logits (B, K, H', W') and, when ``log_order`` (B, T, H', W') is given, ``order``. Empty when the
+    batch has no masks. Shared with the GTR plug-in (``sgtr.models.plugin``), whose segmentation head and order maps
+    are supervised the same way."""
+    if targets.masks is None:
+        return {}
+    ids, has_mask = targets.ids, targets.has_mask
+    if has_mask is None:
+        has_mask = torch.ones(len(ids), dtype=torch.bool, device=ids.device)
+    if not bool(has_mask.any()):
+        return {}
+    ids, seg_logits = ids[has_mask], seg_logits[has_mask]
+    counts = area_counts(targets.masks[has_mask], ids.shape[1] + 1, seg_logits.shape[-2:])
+    seg_target = class_targets(counts, ids, seg_logits.shape[1])
+    losses = {"seg": -(seg_target * seg_logits.flatten(2).log_softmax(dim=1)).sum(dim=1).mean()}
+    if log_order is not None:
         order_target, valid = order_targets(counts, ids)
-        kl = (torch.xlogy(order_target, order_target) - order_target * log_order).sum(dim=-1)
+        kl = (torch.xlogy(order_target, order_target) - order_target * log_order[has_mask].flatten(2)).sum(dim=-1)
         losses["order"] = kl[valid].sum() / valid.sum().clamp_min(1)
-        return losses
+    return losses
 
 
 def area_counts(masks: Tensor, instances: int, size: tuple[int, int]) -> Tensor:

@@ -1,0 +1,87 @@
+"""What the host recognizers (TRBA, SRN, ABINet) share, so each host file holds only its own architecture.
+
+``preset_config``: a named preset with checked overrides. ``VisualEncoder``: the ResNet's deepest level, optionally
+refined by transformer layers over its pixels — SRN's and ABINet's backbone (ResNet + transformer units), and TRBA's
+with no layers. ``GatedUnit``: the per-step gated fusion of two feature streams that SRN calls VSFD and ABINet its
+alignment model. ``branch_losses``: weighted sequence cross-entropies of named branches.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence, TypeVar
+
+import torch
+from torch import Tensor, nn
+
+from sgtr.models.layers import ResNet, sinusoid_grid
+from sgtr.models.overrides import replace_checked
+from sgtr.models.sgtr import sequence_loss
+
+C = TypeVar("C")
+
+
+def preset_config(presets: Mapping[str, C], preset: str, what: str, overrides: dict) -> C:
+    """``presets[preset]`` with ``overrides`` applied; unknown preset or field names raise ``ValueError`` listing the
+    valid ones."""
+    if preset not in presets:
+        raise ValueError(f"unknown {what} preset {preset!r}; choose one of: {', '.join(presets)}")
+    return replace_checked(presets[preset], f"{what} option", overrides)
+
+
+class VisualEncoder(nn.Module):
+    """(B, 3, H, W) → (B, D, H/s, W/s): the deepest ``ResNet`` level, then ``layers`` post-LN transformer encoder layers
+    over its pixels with 2-D sinusoidal positions added (SRN's "transformer units", ABINet's vision model); with no
+    layers it is the plain ResNet map. ``channels`` is D, the last stage's width."""
+
+    def __init__(self, stem: Sequence[int], widths: Sequence[int], depths: Sequence[int], strides: Sequence[int],
+                 layers: int = 0, heads: int = 4, ffn: int = 256, dropout: float = 0.1):
+        super().__init__()
+        self.resnet = ResNet(stem, widths, depths, strides)
+        self.channels = self.resnet.channels[-1]
+        self.transformer = None
+        if layers:
+            layer = nn.TransformerEncoderLayer(self.channels, heads, ffn, dropout, batch_first=True)
+            # No padding mask, so nested tensors would never apply.
+            self.transformer = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+
+    def forward(self, images: Tensor) -> Tensor:
+        features = self.resnet(images)[-1]
+        if self.transformer is None:
+            return features
+        b, d, h, w = features.shape
+        positions = sinusoid_grid(h, w, d, device=features.device).flatten(1).t()  # (h·w, D)
+        pixels = self.transformer(features.flatten(2).transpose(1, 2) + positions)
+        return pixels.transpose(1, 2).reshape(b, d, h, w)
+
+
+class GatedUnit(nn.Module):
+    """``forward(a (B, T, d_a), b (B, T, d_b)) -> (logits (B, T, K), fused (B, T, d_a))``: b' = b projected to d_a (the
+    identity when the widths match), z = σ(W_z [a; b']), fused = z ⊙ a + (1 − z) ⊙ b', logits = W fused.
+
+    SRN's visual-semantic fusion decoder (a = visual glimpses, b = GSRM features) and ABINet's alignment (a = vision,
+    b = language). ``sgtr.models.fusion.GatedFusion`` is the same unit for S-GTR's LM/GTR pair; hosts need the fused
+    state itself too (it is their ``step_hidden``), hence this variant."""
+
+    def __init__(self, a_width: int, b_width: int, num_classes: int):
+        super().__init__()
+        self.project = nn.Identity() if a_width == b_width else nn.Linear(b_width, a_width)
+        self.gate = nn.Linear(2 * a_width, a_width)
+        self.classifier = nn.Linear(a_width, num_classes)
+
+    def forward(self, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+        b = self.project(b)
+        z = torch.sigmoid(self.gate(torch.cat((a, b), dim=-1)))
+        fused = z * a + (1 - z) * b
+        return self.classifier(fused), fused
+
+
+def branch_losses(branches: Mapping[str, Tensor | Sequence[Tensor]], ids: Tensor, weights: Mapping[str, float]
+                  ) -> tuple[dict[str, Tensor], Tensor]:
+    """Sequence cross-entropy of every weighted branch and their weighted sum. A branch given as several logits (one
+    per refinement iteration) scores the mean of their losses."""
+    losses = {}
+    for name in weights:
+        logits = branches[name]
+        logits = [logits] if isinstance(logits, Tensor) else logits
+        losses[name] = sum(sequence_loss(x, ids) for x in logits) / len(logits)
+    return losses, sum(weights[name] * loss for name, loss in losses.items())

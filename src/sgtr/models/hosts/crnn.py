@@ -1,0 +1,87 @@
+"""CRNN (Shi et al. 2017, in the VGG-BiLSTM-CTC form of Baek et al.'s benchmark): the CTC host of the plug-in.
+
+Tensor flow: images → VGG-style stages (3×3 ConvBNAct ×depth, then max-pooling that halves the height and divides
+the width by the stage's ``width_strides``) → ``features`` (B, D, H/2^stages, W/∏width_strides), the last 2-D map
+→ mean over its height → BiLSTM over the F columns → Linear → CTC frame logits (B, F, K), class 0 = blank.
+
+At 32×128 the ``small`` preset gives a (B, 256, 2, 32) feature map and F = 32 frames (one per 4 input columns), 1.9M
+parameters. It has no per-step attention and no step-aligned hidden state, so the plug-in learns order maps for it
+and pools the frames into steps (see ``sgtr.models.plugin``). Its loss is ``ctc`` (see ``ctc_loss``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sgtr.data.charset import Charset
+from sgtr.models.hosts.common import preset_config
+from sgtr.models.layers import ConvBNAct
+from sgtr.models.output import RecognizerOutput, Targets
+
+
+@dataclass(frozen=True)
+class CRNNConfig:
+    """``input_size`` is the (H, W) the preset is meant for (data pipeline, export); any size runs."""
+
+    input_size: tuple[int, int] = (32, 128)
+    widths: tuple[int, ...] = (32, 64, 128, 256)  # per stage; each stage halves the height
+    depths: tuple[int, ...] = (1, 1, 2, 2)  # 3×3 convs per stage
+    width_strides: tuple[int, ...] = (2, 2, 1, 1)  # horizontal pooling per stage: 128 columns → 32 frames
+    hidden: int = 128  # BiLSTM units per direction
+    layers: int = 2  # BiLSTM layers
+
+
+PRESETS: dict[str, CRNNConfig] = {"small": CRNNConfig()}
+
+
+def ctc_loss(logits: Tensor, ids: Tensor) -> Tensor:
+    """CTC loss (blank 0, averaged over the batch of per-label-length losses) of frame logits (B, F, K) against
+    ``Targets.ids``: the label is the ids before EOS (0), without the ``PAD_ID`` (-100) padding. Labels too long for
+    the frames (repeats need a blank between them) give zero loss instead of infinity."""
+    labels = ids > 0
+    log_probs = logits.float().log_softmax(dim=-1).transpose(0, 1)  # (F, B, K), as ctc_loss wants
+    frames = torch.full((len(ids),), logits.shape[1], dtype=torch.long, device=ids.device)
+    return F.ctc_loss(log_probs, ids[labels], frames, labels.sum(dim=1), blank=0, zero_infinity=True)
+
+
+class CRNN(nn.Module):
+    """``forward(images (B, 3, H, W) in [-1, 1], targets=None) -> RecognizerOutput`` with CTC ``logits``."""
+
+    hidden_width = 0  # no per-step hidden state: CTC frames are not steps
+    language_branch = None
+    has_order_maps = False
+
+    def __init__(self, charset: Charset, config: CRNNConfig | None = None):
+        super().__init__()
+        self.config = config = config or CRNNConfig()
+        if not (len(config.widths) == len(config.depths) == len(config.width_strides)):
+            raise ValueError(f"widths {config.widths}, depths {config.depths} and width_strides "
+                             f"{config.width_strides} must have one entry per stage")
+        layers: list[nn.Module] = []
+        prev = 3
+        for width, depth, stride in zip(config.widths, config.depths, config.width_strides):
+            layers += [ConvBNAct(prev if i == 0 else width, width, 3) for i in range(depth)]
+            layers.append(nn.MaxPool2d((2, stride), (2, stride)))
+            prev = width
+        self.backbone = nn.Sequential(*layers)
+        self.feature_channels = prev
+        self.rnn = nn.LSTM(prev, config.hidden, config.layers, batch_first=True, bidirectional=True)
+        self.classifier = nn.Linear(2 * config.hidden, charset.num_classes)
+
+    @classmethod
+    def from_preset(cls, charset: Charset, preset: str = "small", **overrides) -> "CRNN":
+        return cls(charset, preset_config(PRESETS, preset, "CRNN", overrides))
+
+    def forward(self, images: Tensor, targets: Targets | None = None) -> RecognizerOutput:
+        features = self.backbone(images)
+        frames, _ = self.rnn(features.mean(dim=2).transpose(1, 2))  # (B, F, 2·hidden)
+        logits = self.classifier(frames)
+        out = RecognizerOutput(logits=logits, ctc=True, features=features)
+        if targets is not None:
+            out.losses = {"ctc": ctc_loss(logits, targets.ids)}
+            out.loss = out.losses["ctc"]
+        return out

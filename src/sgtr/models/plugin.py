@@ -1,0 +1,248 @@
+"""``GTRPlugin``: GTR attached to any host recognizer that honours the host contract (``sgtr.models.hosts``; spec §9).
+
+Tensor flow::
+
+    images → host ─► host logits (step-wise, or CTC frames), features V (B, D, H', W'), [order maps], [step hidden]
+    V (bilinearly upsampled to ≥ min_map_size) ─► segmentation head ─► G (B, K, H, W)
+    order maps A (B, T, H, W): the host's own (resampled to the grid, renormalised), or learned here
+    G, A, V ─► GTR ─► Z_G, H_G
+    host step-aligned logits Z_H (CTC frames pooled into T slots, see ``ctc_slots``) ─┐
+    Z_G, H_G ─────────────────────────────────────────────────────────────────────────┴► fusion ─► Z_F = final logits
+
+* **Segmentation head** (spec §9.1): 3×3 ConvBNAct + 1×1 conv to K classes, class 0 = background.
+* **Order maps** (§9.2): a host with per-step attention (TRBA, SRN, ABINet) supplies them; for the others a small
+  ordering module learns them as the VR does (``sgtr.models.vr``): keys from a U-Net over [softmax G ; V], one
+  position-attention query per step.
+* **CTC hosts** (CRNN; §9 default (b)): the frames are pooled into the T steps with the order maps' column marginals,
+  see ``ctc_slots``. The host's own greedy CTC reading is kept too, laid out step-wise (``ctc_steps``), as branch
+  ``ctc``.
+* **Fusion** (§9.5): ``sgtr.models.fusion`` with the host in the language model's place. The gated fusion reads the
+  host's ``step_hidden`` when it has one, else a Linear projection of the host's step-aligned probabilities (to GTR's
+  width).
+
+Output: ``logits`` = Z_F (``ctc`` false, whatever the host); ``branches`` = the host's own, ``host`` (Z_H), ``ctc``
+(CTC hosts), ``gtr`` and ``fused``, all (B, T, K) step-wise, so every reader decodes them alike; ``seg_logits``,
+``order_maps`` and ``features`` on the plug-in's grid; ``extras`` = GTR's graph and, gated, ``fusion_gate``.
+
+Losses (given ``Targets``), each with a weight in ``PluginConfig.weights`` (total = Σ weight · loss, the host's own
+losses entering through their weighted total, weight ``host``):
+
+* the host's own (e.g. ``ctc``, ``ce``), unchanged (§9.4);
+* ``gtr``, ``fused``: cross-entropy over the valid steps;
+* ``seg_seq``: L_V,seq, cross-entropy of Σ_p softmax(G)[:, p] · A_t[p] — what trains the segmentation head without
+  character boxes (§9.4);
+* ``seg`` and, for learned order maps, ``order``: the VR's mask losses (``sgtr.models.vr.mask_losses``) on samples
+  with character masks (synthetic data). The host's own attention keeps its own supervision;
+* ``slots`` (CTC hosts): cross-entropy of the pooled Z_H, which aligns the order maps with the CTC frames;
+* ``mutual``: symmetric-KL mutual learning (``sgtr.models.sgtr.mutual_kl``) between GTR and the host's language
+  branch when it has one (SRN, ABINet), else its step-aligned output (§9.6).
+
+Weights default to 1 for the host, ``gtr``, ``fused``, ``slots`` and ``mutual`` and 0.5 for the segmentation terms
+(spec §5's recommended 0.5 on the visual terms; ``order`` is KL on a cross-entropy scale, so not ×0.1, as in the VR).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sgtr.data.charset import EOS_ID, Charset
+from sgtr.models.fusion import FUSIONS, build_fusion
+from sgtr.models.gtr import GTR, GTR_PRESETS, GTRConfig
+from sgtr.models.layers import ConvBNAct, PositionAttention, UNet
+from sgtr.models.output import RecognizerOutput, Targets
+from sgtr.models.overrides import replace_checked
+from sgtr.models.sgtr import mutual_kl, sequence_loss
+from sgtr.models.vr import mask_losses
+
+DEFAULT_WEIGHTS = {"host": 1.0, "gtr": 1.0, "fused": 1.0, "slots": 1.0, "mutual": 1.0, "seg_seq": 0.5, "seg": 0.5,
+                   "order": 0.5}
+
+HOST_ATTRIBUTES = ("feature_channels", "hidden_width", "language_branch", "has_order_maps")
+
+# Log-probability of the non-EOS classes at the steps after a CTC reading ends: exp() of it is 0 in float32, and it is
+# finite, so multiplying it by 0 stays 0 (−inf would give NaN).
+IMPOSSIBLE = -1e4
+
+
+@dataclass(frozen=True)
+class PluginConfig:
+    """GTR's config, the plug-in's heads, fusion, mutual learning and loss weights (see the module docstring)."""
+
+    graph: GTRConfig = field(default_factory=GTRConfig)
+    min_map_size: tuple[int, int] = (8, 32)  # coarser host features are upsampled to at least this (§9.1)
+    seg_channels: int = 64  # the segmentation head's 3×3 conv
+    order_channels: int = 32  # key/query width of learned order maps (hosts without their own)
+    order_depth: int = 3  # U-Net levels of their keys
+    fusion: str = "gated"  # gated | average | glu
+    mutual: bool = True
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    eps: float = 1e-6  # log(p + eps) of pooled probabilities (CTC slots, L_V,seq)
+
+
+PRESETS: dict[str, PluginConfig] = {
+    "small": PluginConfig(),
+    "base": PluginConfig(graph=GTR_PRESETS["base"], seg_channels=256, order_channels=128, order_depth=4),
+}
+
+
+def plugin_config(preset: str = "small", *, graph: dict | None = None, weights: dict | None = None,
+                  **fields) -> PluginConfig:
+    """A preset (``small``/``base``, also choosing GTR's) with overrides: ``graph`` maps ``GTRConfig`` fields,
+    ``weights`` replaces some loss weights, the rest are ``PluginConfig`` fields. Unknown names raise ``ValueError``
+    listing the valid ones."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown plug-in preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    base = PRESETS[preset]
+    graph_config = replace_checked(base.graph, "graph option", graph or {})
+    config = replace_checked(base, "plug-in option", {**fields, "graph": graph_config})
+    unknown = sorted(set(weights or {}) - set(DEFAULT_WEIGHTS))
+    if unknown:
+        raise ValueError(f"unknown loss weight(s) {', '.join(unknown)}; valid: {', '.join(DEFAULT_WEIGHTS)}")
+    if config.fusion not in FUSIONS:
+        raise ValueError(f"unknown fusion {config.fusion!r}; choose one of: {', '.join(FUSIONS)}")
+    return replace(config, weights={**DEFAULT_WEIGHTS, **(weights or {})})
+
+
+def interval_overlaps(cells: int, frames: int, device: torch.device | None = None) -> Tensor:
+    """(cells, frames): the share of each of ``cells`` equal intervals of [0, 1] that falls into each of ``frames``
+    equal intervals. Rows sum to 1, so a distribution over cells maps to one over frames with its mass kept exactly,
+    for any ratio (linear interpolation would drop mass when shrinking and need renormalising)."""
+    cell_edges = torch.linspace(0, 1, cells + 1, device=device)
+    frame_edges = torch.linspace(0, 1, frames + 1, device=device)
+    low = torch.maximum(cell_edges[:-1, None], frame_edges[None, :-1])
+    high = torch.minimum(cell_edges[1:, None], frame_edges[None, 1:])
+    return (high - low).clamp_min(0) * cells
+
+
+def ctc_slots(frame_logits: Tensor, order_maps: Tensor, eps: float = 1e-6) -> Tensor:
+    """CTC frame logits (B, F, K) → step log-probabilities (B, T, K) (spec §9, CRNN row, option (b)).
+
+    Step t's weights over the frames are its order map's column marginal Σ_h A_t(h, w), carried from the map's W'
+    columns to the F frames by ``interval_overlaps`` (both span the image width); the step's distribution is the
+    weighted mean of the frames' posteriors. Blank and EOS are both class 0, so a step that looks at blank frames
+    (the background after the word) reads EOS. A CTC character is often a one-frame spike between blanks, so a step
+    whose map spreads over its whole character would read mostly blank: the ``slots`` loss pulls the maps onto the
+    frames that carry their character, and those frames towards it (CTC allows that: repeats collapse)."""
+    columns = order_maps.sum(dim=2)  # (B, T, W'), each row sums to 1
+    weights = columns @ interval_overlaps(columns.shape[-1], frame_logits.shape[1], columns.device)
+    probs = torch.einsum("btf,bfk->btk", weights, frame_logits.float().softmax(dim=-1))
+    return torch.log(probs + eps)
+
+
+def ctc_steps(frame_logits: Tensor, steps: int) -> Tensor:
+    """The greedy CTC reading of frame logits (B, F, K) as step-wise log-probabilities (B, T, K), so that the
+    step-wise decoder reads exactly the text the CTC decoder would: step t holds the log-posterior of the frame that
+    emits the t-th character (a non-blank frame unlike its predecessor), the steps after the last character are EOS
+    with certainty, and characters beyond T are dropped. Confidence then multiplies the emitting frames only."""
+    log_probs = frame_logits.float().log_softmax(dim=-1)
+    ids = log_probs.argmax(dim=-1)
+    previous = F.pad(ids[:, :-1], (1, 0), value=EOS_ID)
+    emitted = (ids != EOS_ID) & (ids != previous)
+    slot = emitted.long().cumsum(dim=1) - 1  # (B, F): which character an emitting frame reads
+    step = torch.arange(steps, device=ids.device)
+    assign = (emitted[..., None] & (slot[..., None] == step)).to(log_probs.dtype)  # (B, F, T)
+    read = torch.einsum("bft,bfk->btk", assign, log_probs)
+    classes = torch.arange(log_probs.shape[-1], device=ids.device)
+    eos = torch.where(classes == EOS_ID, 0.0, IMPOSSIBLE)
+    return read + (1 - assign.sum(dim=1))[..., None] * eos
+
+
+class LearnedOrder(nn.Module):
+    """Order maps for a host without per-step attention, as the VR makes them: (B, K, H, W) segmentation
+    probabilities and (B, D, H, W) features → (B, T, H, W) log-attention (U-Net keys, position-attention queries)."""
+
+    def __init__(self, num_classes: int, feature_channels: int, steps: int, channels: int, depth: int):
+        super().__init__()
+        self.keys = UNet(num_classes + feature_channels, channels, depth)
+        self.attention = PositionAttention(channels, steps)
+
+    def forward(self, seg_probs: Tensor, features: Tensor) -> Tensor:
+        return self.attention(self.keys(torch.cat((seg_probs, features), dim=1)))
+
+
+class GTRPlugin(nn.Module):
+    """``forward(images (B, 3, H, W) in [-1, 1], targets=None) -> RecognizerOutput`` (see the module docstring)."""
+
+    def __init__(self, host: nn.Module, charset: Charset, config: PluginConfig | None = None):
+        super().__init__()
+        self.config = config = config or plugin_config()
+        missing = [name for name in HOST_ATTRIBUTES if not hasattr(host, name)]
+        if missing:
+            raise ValueError(f"{type(host).__name__} lacks the host attribute(s) {', '.join(missing)} the plug-in "
+                             "needs (see sgtr.models.hosts)")
+        self.host = host
+        k, self.steps = charset.num_classes, charset.max_steps
+        d = host.feature_channels
+        self.seg_head = nn.Sequential(ConvBNAct(d, config.seg_channels, 3), nn.Conv2d(config.seg_channels, k, 1))
+        self.order = (None if host.has_order_maps
+                      else LearnedOrder(k, d, self.steps, config.order_channels, config.order_depth))
+        self.gtr = GTR(k, self.steps, d, config.graph)
+        width = host.hidden_width or self.gtr.width
+        self.fusion = build_fusion(config.fusion, width, self.gtr.width, k)
+        # The gated fusion mixes hidden states: a host without one is represented by its projected probabilities.
+        self.host_state = nn.Linear(k, width) if config.fusion == "gated" and not host.hidden_width else None
+
+    def forward(self, images: Tensor, targets: Targets | None = None) -> RecognizerOutput:
+        host = self.host(images, targets)
+        features = self.upsample(host.features)
+        seg_logits = self.seg_head(features)
+        seg_probs = seg_logits.softmax(dim=1)
+        if self.order is not None:
+            log_order = self.order(seg_probs, features)
+            order_maps = log_order.exp()
+        else:
+            log_order, order_maps = None, self.resample(host.order_maps, features.shape[-2:])
+        step_logits = ctc_slots(host.logits, order_maps, self.config.eps) if host.ctc else host.logits
+        gtr = self.gtr(RecognizerOutput(logits=step_logits, seg_logits=seg_logits, order_maps=order_maps,
+                                        features=features))
+        if self.host_state is not None:
+            host_hidden = self.host_state(step_logits.softmax(dim=-1))
+        else:
+            host_hidden = host.extras.get("step_hidden")
+        fused, gate = self.fusion(step_logits, host_hidden, gtr.logits, gtr.hidden)
+        branches = {**host.branches, "host": step_logits, "gtr": gtr.logits, "fused": fused}
+        if host.ctc:
+            branches["ctc"] = ctc_steps(host.logits, self.steps)
+        extras = gtr.extras()
+        if gate is not None:
+            extras["fusion_gate"] = gate
+        out = RecognizerOutput(logits=fused, branches=branches, seg_logits=seg_logits, order_maps=order_maps,
+                               features=features, extras=extras)
+        if targets is not None:
+            seg_seq = torch.log(torch.einsum("bkp,btp->btk", seg_probs.flatten(2), order_maps.flatten(2))
+                                + self.config.eps)
+            own = {"gtr": sequence_loss(gtr.logits, targets.ids), "fused": sequence_loss(fused, targets.ids),
+                   "seg_seq": sequence_loss(seg_seq, targets.ids), **mask_losses(seg_logits, log_order, targets)}
+            if host.ctc:
+                own["slots"] = sequence_loss(step_logits, targets.ids)
+            if self.config.mutual:
+                partner = host.branches[self.host.language_branch] if self.host.language_branch else step_logits
+                own["mutual"] = mutual_kl(partner, gtr.logits, targets.ids)
+            clash = sorted(set(own) & set(host.losses))
+            if clash:
+                raise ValueError(f"host loss name(s) {', '.join(clash)} clash with the plug-in's; rename them")
+            w = self.config.weights
+            out.losses = {**host.losses, **own}
+            out.loss = w["host"] * host.loss + sum(w[name] * value for name, value in own.items())
+        return out
+
+    def upsample(self, features: Tensor) -> Tensor:
+        """Host features bilinearly enlarged to at least ``min_map_size`` (each side on its own), so characters
+        cover several pixels each: GTR's nodes are pixels (§9.1)."""
+        size = tuple(max(have, want) for have, want in zip(features.shape[-2:], self.config.min_map_size))
+        if size == tuple(features.shape[-2:]):
+            return features
+        return F.interpolate(features, size=size, mode="bilinear", align_corners=False)
+
+    @staticmethod
+    def resample(order_maps: Tensor, size: tuple[int, int]) -> Tensor:
+        """A host's order maps on the plug-in's grid: bilinear (a convex mix of non-negative values, so still
+        non-negative), renormalised to sum to 1 per map."""
+        if tuple(order_maps.shape[-2:]) == tuple(size):
+            return order_maps
+        maps = F.interpolate(order_maps, size=size, mode="bilinear", align_corners=False)
+        return maps / maps.sum(dim=(2, 3), keepdim=True).clamp_min(torch.finfo(maps.dtype).tiny)

@@ -1,0 +1,77 @@
+"""ABINet-LV host: the output contract, iterations and their losses, the language model's gradient blocking, gradients
+into the backbone, memorising 32 words, ONNX parity with the refinement loop unrolled, and option checking."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from host_checks import CHARSET, assert_onnx_matches, backbone_gets_gradients, check_contract, train_until_read, \
+    words_batch
+from sgtr.models.hosts.abinet import ABINet
+from sgtr.models.sgtr import sequence_loss
+
+LANGUAGE = {"width": 32, "heads": 2, "ffn": 64, "layers": 1}
+TINY = {"stem": (8,), "widths": (16, 32), "depths": (1, 1), "strides": (2, 1), "heads": 2, "ffn": 64,
+        "key_channels": 32, "language": LANGUAGE}
+MAX_STEPS = 250  # seeded: all 32 words read at step 120 (~9 s on one core), TINY without dropout, lr 5e-3
+
+
+def tiny(**options) -> ABINet:
+    return ABINet.from_preset(CHARSET, "small", **{**TINY, **options})
+
+
+def test_output_honours_the_host_contract():
+    _, images, targets = words_batch(3)
+    model = tiny()
+    out = model(images, targets)
+    check_contract(model, out, 3, branches={"vision", "lm", "align"}, losses={"vision", "lm", "align"})
+    assert out.logits is out.branches["align"] and model.language_branch == "lm"
+    assert out.features.shape[-2:] == (8, 32)
+    torch.testing.assert_close(out.loss, sum(out.losses.values()))
+
+
+def test_each_iteration_refines_the_last_and_scores_in_the_loss():
+    _, images, targets = words_batch(3)
+    model = tiny(iterations=2).eval()
+    with torch.no_grad():
+        out = model(images, targets)
+        features = model.backbone(images)
+        maps = model.attention(model.keys(features)).exp()
+        glimpses = torch.einsum("btp,bdp->btd", maps.flatten(2), features.flatten(2))
+        first_lm, hidden = model.language(model.vision_head(glimpses))
+        first_align = model.align(glimpses, hidden)[0]
+        second_lm, _ = model.language(first_align)
+    torch.testing.assert_close(out.branches["lm"], second_lm)
+    expected = (sequence_loss(first_lm, targets.ids) + sequence_loss(second_lm, targets.ids)) / 2
+    torch.testing.assert_close(out.losses["lm"], expected)
+
+
+def test_language_losses_are_blocked_from_the_vision_model():
+    _, images, targets = words_batch(3)
+    model = tiny()
+    model(images, targets).losses["lm"].backward()
+    assert all(p.grad is None for p in model.backbone.parameters())
+    assert backbone_gets_gradients(tiny())
+
+
+def test_small_abinet_overfits_32_words():
+    torch.manual_seed(0)
+    model = tiny(dropout=0.0, language={**LANGUAGE, "dropout": 0.0})
+    accuracy, step, wrong = train_until_read(model, MAX_STEPS, lr=5e-3)
+    assert accuracy == 1.0, f"{accuracy:.0%} after {step} steps; wrong (read, true): {wrong}"
+
+
+def test_onnx_export_matches_pytorch_with_iterations_unrolled(tmp_path):
+    assert_onnx_matches(tiny(iterations=2), tmp_path / "abinet.onnx")
+
+
+def test_unknown_options_and_presets_are_refused():
+    with pytest.raises(ValueError, match="unknown ABINet option.*iterations"):
+        ABINet.from_preset(CHARSET, iteration=3)
+    with pytest.raises(ValueError, match="unknown ABINet language option.*width"):
+        ABINet.from_preset(CHARSET, language={"size": 3})
+    with pytest.raises(ValueError, match="unknown ABINet preset 'huge'"):
+        ABINet.from_preset(CHARSET, "huge")
+    with pytest.raises(ValueError, match="at least one iteration"):
+        tiny(iterations=0)

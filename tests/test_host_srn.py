@@ -1,0 +1,67 @@
+"""SRN host: the output contract, the loss weights, GSRM never seeing its own step, gradients into the backbone,
+memorising 32 words, ONNX parity and option checking."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from host_checks import CHARSET, assert_onnx_matches, backbone_gets_gradients, check_contract, train_until_read, \
+    words_batch
+from sgtr.models.hosts.srn import SRN
+
+TINY = {"stem": (8,), "widths": (16, 32), "depths": (1, 1), "strides": (2, 1), "heads": 2, "ffn": 64,
+        "attention": 16}
+MAX_STEPS = 250  # seeded: all 32 words read at step 140 (~10 s on one core), TINY without dropout, lr 4e-3
+
+
+def tiny(**options) -> SRN:
+    return SRN.from_preset(CHARSET, "small", **{**TINY, **options})
+
+
+def test_output_honours_the_host_contract():
+    _, images, targets = words_batch(3)
+    model = tiny()
+    out = model(images, targets)
+    check_contract(model, out, 3, branches={"vision", "lm", "vsfd"}, losses={"vision", "lm", "vsfd"})
+    assert out.logits is out.branches["vsfd"] and model.language_branch == "lm"
+    assert out.features.shape[-2:] == (8, 32)
+
+
+def test_total_loss_uses_srn_weights():
+    _, images, targets = words_batch(3)
+    out = tiny(vision_weight=0.5)(images, targets)
+    expected = 0.5 * out.losses["vision"] + 0.15 * out.losses["lm"] + 2.0 * out.losses["vsfd"]
+    torch.testing.assert_close(out.loss, expected)
+
+
+def test_gsrm_step_does_not_see_its_own_visual_guess():
+    gsrm = tiny().gsrm.eval()
+    logits = torch.randn(2, CHARSET.max_steps, CHARSET.num_classes)
+    changed = logits.clone()
+    changed[:, 4] = torch.roll(changed[:, 4], 1, dims=-1)  # another argmax at step 4 only
+    with torch.no_grad():
+        before, after = gsrm(logits)[0], gsrm(changed)[0]
+    torch.testing.assert_close(after[:, 4], before[:, 4])
+    assert not torch.allclose(after[:, 3], before[:, 3]) and not torch.allclose(after[:, 5], before[:, 5])
+
+
+def test_loss_reaches_the_backbone():
+    assert backbone_gets_gradients(tiny())
+
+
+def test_small_srn_overfits_32_words():
+    torch.manual_seed(0)
+    accuracy, step, wrong = train_until_read(tiny(dropout=0.0), MAX_STEPS, lr=4e-3)
+    assert accuracy == 1.0, f"{accuracy:.0%} after {step} steps; wrong (read, true): {wrong}"
+
+
+def test_onnx_export_matches_pytorch(tmp_path):
+    assert_onnx_matches(tiny(), tmp_path / "srn.onnx")
+
+
+def test_unknown_options_and_presets_are_refused():
+    with pytest.raises(ValueError, match="unknown SRN option.*gsrm_layers"):
+        SRN.from_preset(CHARSET, gsrm_depth=2)
+    with pytest.raises(ValueError, match="unknown SRN preset 'huge'"):
+        SRN.from_preset(CHARSET, "huge")
