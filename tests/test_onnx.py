@@ -108,3 +108,12 @@ def test_int8_without_calibration_images_is_a_one_line_error(tiny_weights, tmp_p
     assert main(["export", str(tiny_weights), "--onnx", str(tmp_path / "m.onnx"), "--int8"]) != 0
     assert "--calibration" in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_evaluate_scores_an_onnx_export(exported, tmp_path, capsys):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    paths = crops(3)
+    (folder / "labels.tsv").write_text("".join(f"{p.resolve()}\tword\n" for p in paths), encoding="utf-8")
+    assert main(["evaluate", str(exported), str(folder)]) == 0
+    assert f"Source: {exported.name}" in capsys.readouterr().out

@@ -17,7 +17,7 @@ from sgtr.cli.arguments import non_negative_int, positive_int
 from sgtr.cli.main import CommandError
 from sgtr.evaluation.protocols import PROTOCOLS
 
-CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt")
+CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt", ".onnx")  # an ONNX export runs in ONNX Runtime
 # The keys of sgtr.evaluation.sources.ENGINES, spelled out so that --help does not import PIL and numpy.
 ENGINE_NAMES = ("tesseract", "rapidocr")
 
@@ -29,7 +29,7 @@ def register(subparsers) -> None:
         help="word accuracy and 1-NED of a model, a predictions file or a peer engine on benchmark sets",
         description="Score one prediction source on sets under one protocol. Each SET_OR_ROOT is a set (a folder "
                     "with labels.tsv or gt.txt, an LMDB folder) or a folder holding sets. A first argument ending in "
-                    ".safetensors or .ckpt is a model checkpoint to evaluate.")
+                    ".safetensors, .ckpt or .onnx is a model to evaluate.")
     p.add_argument("inputs", nargs="+", metavar="SET_OR_ROOT", help="sets or folders of sets, after an optional "
                    "checkpoint")
     source = p.add_mutually_exclusive_group()
