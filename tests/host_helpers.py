@@ -9,12 +9,13 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from host_checks import CHARSET
+from host_checks import CHARSET, words_batch
 from sgtr.cli.main import main
 from sgtr.inference.onnx_export import export_onnx
 from sgtr.inference.predictor import Recognizer
 from sgtr.inference.spec import ModelSpec
 from sgtr.inference.weights import write_weights
+from sgtr.models.factory import build_model
 from test_vr_synth import render_batch, render_word
 
 # Plug-in options for tests: narrow segmentation and ordering heads; GTR keeps its ``small`` graph.
@@ -25,6 +26,16 @@ WORDS = ("abc", "hello", "x1")
 def with_gtr(options: dict, gtr: bool) -> dict:
     """Factory options of the host alone, or wrapped in a narrow plug-in."""
     return {**options, "gtr": True, **TINY_PLUGIN} if gtr else options
+
+
+def loss_reaches_backbone(name: str, options: dict) -> bool:
+    """The host's loss — or, wrapped in the plug-in, GTR's own loss alone — gives its backbone gradients."""
+    _, images, targets = words_batch(3)
+    model = build_model(name, CHARSET, **options)
+    out = model(images, targets)
+    (out.losses["gtr"] if options.get("gtr") else out.loss).backward()
+    backbone = (model.host if options.get("gtr") else model).backbone
+    return any(p.grad is not None and p.grad.abs().sum() > 0 for p in backbone.parameters())
 
 
 def word_folder(root: Path) -> Path:

@@ -8,7 +8,6 @@ as exactly one sample or one skip. Hypothesis runs derandomised and bounded, so 
 from __future__ import annotations
 
 import io
-import itertools
 import struct
 import zlib
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import lmdb
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -29,22 +28,14 @@ from sgtr.data.lmdb_writer import create_lmdb
 from sgtr.data.sample import Sample
 from sgtr.data.skips import Skip
 
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow])
+from fuzz_helpers import fresh_dir, fuzz_settings
 
-_counter = itertools.count()
+FUZZ = fuzz_settings(60)
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("fuzz")
-
-
-def fresh_dir(workdir: Path) -> Path:
-    """A new folder per Hypothesis example (function-scoped fixtures are not reset between examples)."""
-    path = workdir / f"ex{next(_counter)}"
-    path.mkdir()
-    return path
 
 
 def decoded_or_none(data: bytes) -> Image.Image | None:

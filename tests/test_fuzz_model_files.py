@@ -6,13 +6,12 @@ Random, truncated and mutated files must load or fail with the project's one-lin
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sgtr.data.charset import Charset
@@ -25,11 +24,9 @@ from sgtr.models.factory import build_model
 from sgtr.serialization import CheckpointError, load_safe, save_atomic
 
 from engine_helpers import TINY_MODEL
+from fuzz_helpers import fresh_dir, fuzz_settings
 
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow])
-
-_counter = itertools.count()
+FUZZ = fuzz_settings(40)
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +35,7 @@ def workdir(tmp_path_factory) -> Path:
 
 
 def fresh_file(workdir: Path, name: str, data: bytes) -> Path:
-    path = workdir / f"ex{next(_counter)}" / name
-    path.parent.mkdir()
+    path = fresh_dir(workdir) / name
     path.write_bytes(data)
     return path
 

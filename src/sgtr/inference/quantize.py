@@ -35,7 +35,8 @@ def quantize_onnx(source: str | Path, out: str | Path, calibration: np.ndarray) 
 
     if len(calibration) == 0:
         raise ValueError("int8 quantisation needs at least one calibration image")
-    input_name = onnx.load(str(source), load_external_data=False).graph.input[0].name
+    original = onnx.load(str(source))
+    input_name = original.graph.input[0].name
 
     class Batches(CalibrationDataReader):
         def __init__(self):
@@ -56,7 +57,7 @@ def quantize_onnx(source: str | Path, out: str | Path, calibration: np.ndarray) 
         quantize_static(str(prepared), str(target), Batches(), quant_format=QuantFormat.QDQ,
                         op_types_to_quantize=["Conv"], per_channel=True, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8)
-        proto, original = onnx.load(str(target)), onnx.load(str(source))
+        proto = onnx.load(str(target))
         del proto.metadata_props[:]
         proto.metadata_props.extend(original.metadata_props)
         onnx.save(proto, str(target))
