@@ -1,6 +1,6 @@
-"""Checks of a host recognizer on its own (TRBA, SRN, ABINet): the host contract, gradients into the backbone,
-memorising 32 words, and ONNX parity of a directly exported module. ``test_host_{trba,srn,abinet}`` import them;
-``host_helpers`` holds the checks that go through the factory and the reading tools.
+"""Shared setup of the host recognizer tests: a short-label charset, narrow option sets for each host (used by
+``test_hosts``, which checks all ten host/GTR models alike, and by each host's own ``test_host_*``), the
+memorising settings, and the host-contract check.
 
 ``CHARSET`` caps labels at 8 characters (T = 9 steps): the memorising words have 3 to 8, and a third of the steps
 makes the overfit runs (per-step attention, a T-step decoder loop) proportionally cheaper on the CPU."""
@@ -8,23 +8,62 @@ makes the overfit runs (per-step attention, a T-step decoder loop) proportionall
 from __future__ import annotations
 
 import random
-import warnings
-from pathlib import Path
+from dataclasses import dataclass, field
 
-import numpy as np
-import onnx
-import onnxruntime as ort
 import torch
 from torch import nn
 
 from sgtr.data.charset import Charset
-from sgtr.inference.onnx_export import OPSET, LogitsGraph
-from sgtr.models.decoding import decode
 from sgtr.models.output import RecognizerOutput, Targets
 from test_vr_synth import random_words, render_batch
 
 CHARSET = Charset.from_spec("36", max_length=8)
-CHECK_EVERY = 10
+
+ABINET_LANGUAGE = {"width": 32, "heads": 2, "ffn": 64, "layers": 1}
+# Each host's ``small`` preset narrowed for CI speed (factory options).
+NARROW = {
+    "crnn": {"widths": (8, 16, 16, 32), "depths": (1, 1, 1, 1), "hidden": 16, "layers": 1},
+    "pren": {"stem": (16,), "widths": (32, 48, 64), "depths": (1, 1, 1), "part": 32, "pool_channels": 16},
+    "trba": {"tps_widths": (8, 16), "tps_hidden": 32, "stem": (8,), "widths": (16, 32), "depths": (1, 1),
+             "strides": (2, 1), "lstm_hidden": 32, "hidden": 32, "embed": 16},
+    "srn": {"stem": (8,), "widths": (16, 32), "depths": (1, 1), "strides": (2, 1), "heads": 2, "ffn": 64,
+            "attention": 16},
+    # Two iterations, so exports show the refinement loop unrolled.
+    "abinet": {"stem": (8,), "widths": (16, 32), "depths": (1, 1), "strides": (2, 1), "heads": 2, "ffn": 64,
+               "key_channels": 32, "language": ABINET_LANGUAGE, "iterations": 2},
+}
+# Plug-in options for tests: narrow segmentation and ordering heads; GTR keeps its ``small`` graph.
+TINY_PLUGIN = {"plugin": {"seg_channels": 16, "order_channels": 16}}
+
+
+@dataclass(frozen=True)
+class Memorising:
+    """How a host, alone and plugged, memorises 32 words in the overfit test: options over ``NARROW``, Adam's
+    learning rate, the step budget (with room over the steps the seeded runs need), and whether BatchNorm
+    statistics are recomputed before each check (see ``memorise.memorise``)."""
+
+    options: dict = field(default_factory=dict)
+    lr: float = 2e-3
+    max_steps: int = 250
+    recalibrate_bn: bool = False
+
+
+MEMORISING = {
+    # Wider than NARROW, and 16 frames (enough for 3–8 characters): with 32 frames CTC sits on its all-blank plateau
+    # twice as long.
+    "crnn": Memorising({"widths": (16, 32, 64, 128), "width_strides": (2, 2, 2, 1), "hidden": 128}, 2e-3, 250, True),
+    "pren": Memorising({}, 2e-3, 150, True),
+    "trba": Memorising({"lstm_hidden": 64, "hidden": 64, "embed": 32}, 5e-3, 300),
+    "srn": Memorising({"dropout": 0.0}, 4e-3, 250),
+    "abinet": Memorising({"dropout": 0.0, "language": {**ABINET_LANGUAGE, "dropout": 0.0}, "iterations": 1},
+                         5e-3, 250),
+}
+
+
+def factory_options(host: str, gtr: bool, **overrides) -> dict:
+    """Factory options of the narrow host alone, or wrapped in a narrow plug-in."""
+    options = {**NARROW[host], **overrides}
+    return {**options, "gtr": True, **TINY_PLUGIN} if gtr else options
 
 
 def words_batch(n: int = 32) -> tuple[list[str], torch.Tensor, Targets]:
@@ -34,8 +73,8 @@ def words_batch(n: int = 32) -> tuple[list[str], torch.Tensor, Targets]:
 
 
 def check_contract(model: nn.Module, out: RecognizerOutput, batch: int, branches: set[str], losses: set[str]) -> None:
-    """Shapes of every output the GTR plug-in relies on, order maps on the features' grid summing to 1, the named
-    branches and losses, and a finite total loss."""
+    """Shapes of every output the GTR plug-in relies on from an attention host, order maps on the features' grid
+    summing to 1, the named branches and losses, and a finite total loss."""
     t, k = CHARSET.max_steps, CHARSET.num_classes
     assert out.logits.shape == (batch, t, k) and not out.ctc
     assert set(out.branches) == branches and all(v.shape == (batch, t, k) for v in out.branches.values())
@@ -44,61 +83,3 @@ def check_contract(model: nn.Module, out: RecognizerOutput, batch: int, branches
     torch.testing.assert_close(out.order_maps.sum(dim=(2, 3)), torch.ones(batch, t))
     assert out.extras["step_hidden"].shape == (batch, t, model.hidden_width)
     assert set(out.losses) == losses and torch.isfinite(out.loss)
-
-
-def backbone_gets_gradients(model: nn.Module) -> bool:
-    _, images, targets = words_batch(3)
-    model(images, targets).loss.backward()
-    return any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.backbone.parameters())
-
-
-def train_until_read(model: nn.Module, max_steps: int, lr: float, recalibrate_bn: bool = False
-                     ) -> tuple[float, int, list[tuple[str, str]]]:
-    """Adam on one fixed batch of 32 words until greedy decoding in eval mode reads every word (checked every
-    ``CHECK_EVERY`` steps) or ``max_steps``; returns the accuracy, the steps taken and the (read, true) pairs still
-    wrong. ``recalibrate_bn`` recomputes the BatchNorm statistics on the batch before each check: a CTC head leaves
-    its all-blank plateau abruptly, the backbone's activations shift within a few steps and the running averages then
-    lag the weights, so eval-mode readings would trail the model's by tens of steps."""
-    words, images, targets = words_batch()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    accuracy, step, texts = 0.0, 0, []
-    while accuracy < 1.0 and step < max_steps:
-        model.train()
-        for _ in range(CHECK_EVERY):
-            loss = model(images, targets).loss
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        step += CHECK_EVERY
-        if recalibrate_bn:
-            torch.optim.swa_utils.update_bn([images], model)
-        model.eval()
-        with torch.no_grad():
-            texts = [p.text for p in decode(model(images), CHARSET)]
-        accuracy = sum(t == w for t, w in zip(texts, words)) / len(words)
-    return accuracy, step, [(t, w) for t, w in zip(texts, words) if t != w]
-
-
-def assert_onnx_matches(model: nn.Module, path: Path) -> None:
-    """Export ``model`` (logits, then its branches in sorted order) as ``sgtr.inference.onnx_export.export_onnx`` does
-    — traced at batch 2 with a dynamic batch axis; ``export_onnx`` itself needs the model's name in the factory — and
-    check that ONNX Runtime agrees with PyTorch within 1e-3 at batch 3 and that the graph has no control flow (loops
-    were unrolled)."""
-    model = model.eval()
-    images = torch.rand(3, 3, 32, 128) * 2 - 1
-    with torch.no_grad():
-        expected = model(images)
-    names = tuple(sorted(expected.branches))
-    outputs = ["logits", *(f"branch_{n}" for n in names)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the legacy-exporter notice and the tracer's constant-shape notes
-        torch.onnx.export(LogitsGraph(model, names).eval(), (torch.zeros(2, 3, 32, 128),), str(path), dynamo=False,
-                          opset_version=OPSET, input_names=["images"], output_names=outputs,
-                          dynamic_axes={n: {0: "batch"} for n in ("images", *outputs)})
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    got = session.run(outputs, {"images": images.numpy()})
-    for want, have in zip((expected.logits, *(expected.branches[n] for n in names)), got):
-        np.testing.assert_allclose(have, want.numpy(), atol=1e-3, rtol=0)
-    assert not {n.op_type for n in onnx.load(path).graph.node} & {"If", "Loop", "Scan"}

@@ -1,22 +1,17 @@
-"""SRN host: the output contract, the loss weights, GSRM never seeing its own step, gradients into the backbone,
-memorising 32 words, ONNX parity and option checking."""
+"""SRN host: the output contract, the loss weights, GSRM never seeing its own step, and option checking. What every
+host shares (gradients, memorising, weights files, ONNX, configs) is tested in ``test_hosts``."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from host_checks import CHARSET, assert_onnx_matches, backbone_gets_gradients, check_contract, train_until_read, \
-    words_batch
+from host_checks import CHARSET, NARROW, check_contract, words_batch
 from sgtr.models.hosts.srn import SRN
-
-TINY = {"stem": (8,), "widths": (16, 32), "depths": (1, 1), "strides": (2, 1), "heads": 2, "ffn": 64,
-        "attention": 16}
-MAX_STEPS = 250  # seeded: all 32 words read at step 140 (~10 s on one core), TINY without dropout, lr 4e-3
 
 
 def tiny(**options) -> SRN:
-    return SRN.from_preset(CHARSET, "small", **{**TINY, **options})
+    return SRN.from_preset(CHARSET, "small", **{**NARROW["srn"], **options})
 
 
 def test_output_honours_the_host_contract():
@@ -44,20 +39,6 @@ def test_gsrm_step_does_not_see_its_own_visual_guess():
         before, after = gsrm(logits)[0], gsrm(changed)[0]
     torch.testing.assert_close(after[:, 4], before[:, 4])
     assert not torch.allclose(after[:, 3], before[:, 3]) and not torch.allclose(after[:, 5], before[:, 5])
-
-
-def test_loss_reaches_the_backbone():
-    assert backbone_gets_gradients(tiny())
-
-
-def test_small_srn_overfits_32_words():
-    torch.manual_seed(0)
-    accuracy, step, wrong = train_until_read(tiny(dropout=0.0), MAX_STEPS, lr=4e-3)
-    assert accuracy == 1.0, f"{accuracy:.0%} after {step} steps; wrong (read, true): {wrong}"
-
-
-def test_onnx_export_matches_pytorch(tmp_path):
-    assert_onnx_matches(tiny(), tmp_path / "srn.onnx")
 
 
 def test_unknown_options_and_presets_are_refused():

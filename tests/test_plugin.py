@@ -233,3 +233,10 @@ def test_factory_wraps_a_host_only_with_gtr():
     with pytest.raises(ValueError, match="unknown plug-in preset 'tiny'"):
         GTRPlugin(CRNN.from_preset(CHARSET, **TINY_CRNN), CHARSET, plugin_config("tiny"))
 
+
+
+def test_graph_options_may_sit_inside_the_plugin_options():
+    wrapped = build_model("crnn", CHARSET, **TINY_CRNN, gtr=True, plugin={"graph": {"nodes": 8}, "fusion": "glu"})
+    assert wrapped.config.graph.nodes == 8 and wrapped.config.fusion == "glu"
+    with pytest.raises(ValueError, match="graph options are given twice"):
+        build_model("crnn", CHARSET, **TINY_CRNN, gtr=True, graph={"nodes": 8}, plugin={"graph": {"nodes": 4}})

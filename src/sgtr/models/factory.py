@@ -8,9 +8,10 @@ It sits above the models (they never import it). Each entry takes the charset an
   (``gated``/``average``/``glu``), ``weights`` (loss weights ``fused``, ``lm``, ``gtr``, ``vr``, ``mutual``) and
   ``vr``, ``language`` and ``graph`` mappings of ``VRConfig``, ``LMConfig`` and ``GTRConfig`` fields (GTR's switches:
   ``graph: {neighbours, root_chain, position, pooling, nodes}``); see ``sgtr.models.sgtr.sgtr_config``;
-* host recognizers (``sgtr.models.hosts``) — ``crnn``, ``trba``, ``srn``, ``pren``, ``abinet``: ``preset`` and any field of the host's config;
-  ``gtr: true`` wraps the host in ``GTRPlugin`` (spec §9), which then also takes ``graph`` (``GTRConfig`` fields)
-  and ``plugin`` (``PluginConfig`` fields, ``weights`` among them; see ``sgtr.models.plugin.plugin_config``), e.g.
+* host recognizers (``sgtr.models.hosts``) — ``crnn``, ``trba``, ``srn``, ``pren``, ``abinet``: ``preset``
+  (``small``/``base``) and any field of the host's config; ``gtr: true`` wraps the host in ``GTRPlugin`` (spec §9),
+  which then also takes ``graph`` (``GTRConfig`` fields; it may also sit inside ``plugin``) and ``plugin``
+  (``PluginConfig`` fields, ``weights`` among them; see ``sgtr.models.plugin.plugin_config``), e.g.
   ``{gtr: true, graph: {nodes: 8}, plugin: {fusion: average}}``. The preset names both the host's and the
   plug-in's. A new host is one more line, ``"name": with_gtr_option(Host.from_preset)``.
 
@@ -41,7 +42,12 @@ def with_gtr_option(build_host: Callable[..., nn.Module]) -> Callable[..., nn.Mo
               plugin: dict | None = None, **host_options) -> nn.Module:
         host = build_host(charset, preset, **host_options)
         if gtr:
-            return GTRPlugin(host, charset, plugin_config(preset, graph=graph, **(plugin or {})))
+            plugin = dict(plugin or {})
+            if "graph" in plugin:  # GTR's options may also sit inside the plug-in's, where PluginConfig keeps them
+                if graph is not None:
+                    raise ValueError("GTR's graph options are given twice, beside plugin and inside it: keep one")
+                graph = plugin.pop("graph")
+            return GTRPlugin(host, charset, plugin_config(preset, graph=graph, **plugin))
         if graph is not None or plugin is not None:
             raise ValueError("the graph and plugin options configure GTR: add gtr: true")
         return host

@@ -35,7 +35,11 @@ class CRNNConfig:
     layers: int = 2  # BiLSTM layers
 
 
-PRESETS: dict[str, CRNNConfig] = {"small": CRNNConfig()}
+PRESETS: dict[str, CRNNConfig] = {
+    "small": CRNNConfig(),
+    # Shi et al.'s widths (64 → 512) and 256-unit BiLSTMs, for GPUs.
+    "base": CRNNConfig(widths=(64, 128, 256, 512), hidden=256),
+}
 
 
 def ctc_loss(logits: Tensor, ids: Tensor) -> Tensor:

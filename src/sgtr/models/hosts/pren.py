@@ -52,7 +52,12 @@ class PRENConfig:
     dropout: float = 0.1
 
 
-PRESETS: dict[str, PRENConfig] = {"small": PRENConfig()}
+PRESETS: dict[str, PRENConfig] = {
+    "small": PRENConfig(),
+    # PREN's 64×256 input, wider and deeper stages and primitives, for GPUs.
+    "base": PRENConfig(input_size=(64, 256), stem=(32, 64), widths=(128, 256, 384), depths=(2, 3, 3), part=128,
+                       pool_channels=64),
+}
 
 
 class PoolingAggregator(nn.Module):
