@@ -6,8 +6,10 @@ overrides (steps, batch, learning rate, data, starting checkpoint, seed) and is 
 36-character protocol; only the config differs. Rows listed under ``--seeds-for`` also run the extra seeds.
 
 Each run resumes (``--resume auto``) and each finished evaluation is kept as JSON, so a killed table continues where
-it stopped. The table replaces the text between ``<!-- table:NAME -->`` and ``<!-- /table:NAME -->`` in ``--doc``
-(appended when the markers are missing), under a line that gives the exact command.
+it stopped. ``--init ROW=CHECKPOINT`` gives a row its own starting checkpoint (each host and its +GTR model
+continuing from that host's pretraining, for instance). The table replaces the text between ``<!-- table:NAME -->``
+and ``<!-- /table:NAME -->`` in ``--doc`` (appended when the markers are missing), under a line that gives the exact
+command.
 
     .venv/bin/python scripts/train_table.py --name ablation --doc docs/ablation.md \\
         --rows vr=configs/vr_small.yaml vr_lm=configs/ablation_vr_lm.yaml ... \\
@@ -54,8 +56,9 @@ def train_and_score(row: str, config: str, seed: int, args: argparse.Namespace) 
     overrides = [f"trainer.max_steps={args.steps}", f"trainer.seed={seed}", f"trainer.out={out}",
                  f"trainer.threads={args.threads}", f"data.batch_size={args.batch}", "data.val={}",
                  f"optim.lr={args.lr}", f"trainer.val_every={args.steps}", *args.set]
-    if args.init_from:
-        overrides.append(f"trainer.init_from={args.init_from}")
+    init_from = args.init.get(row, args.init_from)
+    if init_from:
+        overrides.append(f"trainer.init_from={init_from}")
     started = time.monotonic()
     run([*SGTR, "train", config, *overrides, "--resume", "auto"], log)
     run([*SGTR, "evaluate", str(out / "checkpoints" / "last.ckpt"), str(args.benchmarks), "--json", str(scores)], log)
@@ -116,6 +119,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--init-from", help="checkpoint every row starts from (matching weights are loaded)")
+    parser.add_argument("--init", nargs="+", default=[], metavar="ROW=CHECKPOINT",
+                        help="a row's own starting checkpoint, instead of --init-from")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra override, all rows")
     parser.add_argument("--benchmarks", type=Path, default=ROOT.parent / "shared" / "data" / "benchmarks")
     parser.add_argument("--out", type=Path, help="run folder (default runs/table-NAME)")
@@ -123,9 +128,11 @@ def main() -> None:
     args = parser.parse_args()
     args.out = args.out or ROOT / "runs" / f"table-{args.name}"
     rows = dict(item.split("=", 1) for item in args.rows)
-    unknown = sorted(set(args.seeds_for) - set(rows))
-    if unknown:
-        parser.error(f"--seeds-for names rows that are not in --rows: {', '.join(unknown)}")
+    args.init = dict(item.split("=", 1) for item in args.init)
+    for option, names in (("--seeds-for", args.seeds_for), ("--init", args.init)):
+        unknown = sorted(set(names) - set(rows))
+        if unknown:
+            parser.error(f"{option} names rows that are not in --rows: {', '.join(unknown)}")
 
     results = {}
     for seed_index, seed in enumerate(args.seeds):
@@ -139,6 +146,7 @@ def main() -> None:
     text = (f"{table(rows, results)}\n\n36-character word accuracy (%). Every row: {args.steps} steps at batch "
             f"{args.batch}, lr {args.lr:g}, same data and seeds"
             + (f", starting from `{args.init_from}`" if args.init_from else "")
+            + "".join(f"; {row} from `{path}`" for row, path in args.init.items())
             + f". Made by `{command}` on a {machine()} ({minutes:.0f} min of training and scoring).")
     print(text)
     if args.doc:

@@ -52,7 +52,7 @@ from torch import Tensor, nn
 from sgtr.data.charset import EOS_ID, Charset
 from sgtr.models.fusion import FUSIONS, build_fusion
 from sgtr.models.gtr import GTR, GTR_PRESETS, GTRConfig
-from sgtr.models.layers import ConvBNAct, PositionAttention, UNet
+from sgtr.models.layers import ConvBNAct, PositionAttention, UNet, channel_softmax
 from sgtr.models.output import RecognizerOutput, Targets
 from sgtr.models.overrides import replace_checked
 from sgtr.models.sgtr import mutual_kl, sequence_loss
@@ -190,7 +190,7 @@ class GTRPlugin(nn.Module):
         host = self.host(images, targets)
         features = self.upsample(host.features)
         seg_logits = self.seg_head(features)
-        seg_probs = seg_logits.softmax(dim=1)
+        seg_probs = channel_softmax(seg_logits)
         if self.order is not None:
             log_order = self.order(seg_probs, features)
             order_maps = log_order.exp()

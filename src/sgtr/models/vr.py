@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sgtr.data.charset import PAD_ID, Charset
-from sgtr.models.layers import FPN, ConvBNAct, PositionAttention, PyramidPooling, ResNet, UNet
+from sgtr.models.layers import FPN, ConvBNAct, PositionAttention, PyramidPooling, ResNet, UNet, channel_softmax
 from sgtr.models.overrides import replace_checked
 from sgtr.models.output import RecognizerOutput, Targets
 
@@ -121,7 +121,7 @@ class SegmentationRecognizer(nn.Module):
             levels[-1] = self.ppm(levels[-1])
         features = self.fpn(levels)
         seg_logits = self.seg_head(features)
-        seg_probs = seg_logits.softmax(dim=1)
+        seg_probs = channel_softmax(seg_logits)
         log_order = self.order_attention(self.keys(torch.cat((seg_probs, features), dim=1)))
         order_maps = log_order.exp()
         p_v = torch.einsum("bkp,btp->btk", seg_probs.flatten(2), order_maps.flatten(2))
@@ -140,7 +140,9 @@ class SegmentationRecognizer(nn.Module):
         ratio = self.config.key_stride // self.config.out_stride
         if ratio == 1:
             return self.order_keys(x)
-        keys = self.order_keys(F.avg_pool2d(x, ratio, ceil_mode=True))
+        # ceil_mode only where the map does not divide: ONNX Runtime's ceil-mode AveragePool is ~6× slower.
+        ceil = bool(x.shape[-2] % ratio or x.shape[-1] % ratio)
+        keys = self.order_keys(F.avg_pool2d(x, ratio, ceil_mode=ceil))
         return F.interpolate(keys, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
     def losses(self, seg_logits: Tensor, log_order: Tensor, logits: Tensor, targets: Targets) -> dict[str, Tensor]:

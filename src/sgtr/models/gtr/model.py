@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from sgtr.models.gtr.features import NodeEncoder
 from sgtr.models.gtr.graph import Graph, build_graph
 from sgtr.models.gtr.reasoning import GraphReasoning
+from sgtr.models.layers import channel_softmax
 from sgtr.models.output import RecognizerOutput
 
 
@@ -81,7 +82,7 @@ class GTR(nn.Module):
         if host.features.shape[-2:] != host.order_maps.shape[-2:]:
             raise ValueError(f"features {tuple(host.features.shape)} and order maps {tuple(host.order_maps.shape)} "
                              "must share the map size")
-        probs = host.seg_logits.softmax(dim=1)
+        probs = channel_softmax(host.seg_logits)
         graph = build_graph(probs, host.order_maps, self.config.nodes, self.config.neighbours)
         x = self.encoder(graph, host.features, host.order_maps)
         hidden = self.reasoning(x, graph)

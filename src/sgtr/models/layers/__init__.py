@@ -3,9 +3,10 @@
 ``conv``: conv + BatchNorm + ReLU.  ``resnet``: residual blocks and a configurable ResNet backbone.
 ``ppm``: pyramid pooling for global context.  ``fpn``: top-down merge of backbone levels into one map.
 ``unet``: a small convolutional encoder-decoder.  ``position_attention``: T query-per-step attention maps over pixels.
-``positional``: sinusoidal 1-D / 2-D encodings.
+``positional``: sinusoidal 1-D / 2-D encodings.  ``channel_softmax``: class-axis softmax that exports fast.
 """
 
+from sgtr.models.layers.channel_softmax import channel_softmax
 from sgtr.models.layers.conv import ConvBNAct
 from sgtr.models.layers.fpn import FPN
 from sgtr.models.layers.position_attention import PositionAttention
@@ -15,4 +16,4 @@ from sgtr.models.layers.resnet import BasicBlock, ResNet
 from sgtr.models.layers.unet import UNet
 
 __all__ = ["BasicBlock", "ConvBNAct", "FPN", "PositionAttention", "PyramidPooling", "ResNet", "UNet", "sinusoid",
-           "sinusoid_2d", "sinusoid_grid"]
+           "channel_softmax", "sinusoid_2d", "sinusoid_grid"]
