@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from sgtr.data.charset import Charset
+from sgtr.models.factory import build_model
 from sgtr.models.output import RecognizerOutput, Targets
 from test_vr_synth import random_words, render_batch
 
@@ -64,6 +65,11 @@ def factory_options(host: str, gtr: bool, **overrides) -> dict:
     """Factory options of the narrow host alone, or wrapped in a narrow plug-in."""
     options = {**NARROW[host], **overrides}
     return {**options, "gtr": True, **TINY_PLUGIN} if gtr else options
+
+
+def narrow_host(host: str, **overrides) -> nn.Module:
+    """The narrow host alone, built through the factory."""
+    return build_model(host, CHARSET, **factory_options(host, False, **overrides))
 
 
 def words_batch(n: int = 32) -> tuple[list[str], torch.Tensor, Targets]:

@@ -40,6 +40,12 @@ def fresh_file(workdir: Path, name: str, data: bytes) -> Path:
     return path
 
 
+def truncated_file(workdir: Path, data: st.DataObject, full: bytes, name: str, keep_whole: bool = False) -> Path:
+    """``full`` cut at a drawn length — always shorter than ``full`` unless ``keep_whole`` — as a fresh file."""
+    cut = data.draw(st.integers(0, len(full) - (0 if keep_whole else 1)), label="cut")
+    return fresh_file(workdir, name, full[:cut])
+
+
 def one_line_naming(exc: Exception, path: Path) -> None:
     assert str(path) in str(exc) and "\n" not in str(exc), str(exc)
 
@@ -88,9 +94,7 @@ def test_random_bytes_are_refused_as_a_checkpoint_in_one_line(workdir, magic, ta
 @FUZZ
 @given(st.data())
 def test_truncated_checkpoint_is_refused_in_one_line(workdir, tiny_files, data):
-    full = tiny_files["ckpt"]
-    cut = data.draw(st.integers(0, len(full) - 1), label="cut")
-    assert loaded_or_refused(fresh_file(workdir, "cut.ckpt", full[:cut])) is None
+    assert loaded_or_refused(truncated_file(workdir, data, tiny_files["ckpt"], "cut.ckpt")) is None
 
 
 @FUZZ
@@ -154,9 +158,7 @@ def test_random_bytes_are_refused_as_a_weights_file_in_one_line(workdir, raw):
 @FUZZ
 @given(st.data())
 def test_truncated_weights_file_is_refused_in_one_line(workdir, tiny_files, data):
-    full = tiny_files["safetensors"]
-    cut = data.draw(st.integers(0, len(full) - 1), label="cut")
-    path = fresh_file(workdir, "cut.safetensors", full[:cut])
+    path = truncated_file(workdir, data, tiny_files["safetensors"], "cut.safetensors")
     with pytest.raises(CheckpointError) as info:
         read_weights(path)
     one_line_naming(info.value, path)
@@ -192,9 +194,7 @@ def test_random_config_file_loads_or_is_a_one_line_error_naming_it(workdir, raw)
 @FUZZ
 @given(st.data())
 def test_truncated_config_loads_or_is_a_one_line_error_naming_it(workdir, tiny_files, data):
-    full = tiny_files["yaml"]
-    cut = data.draw(st.integers(0, len(full)), label="cut")
-    config_or_refused(fresh_file(workdir, "cut.yaml", full[:cut]))
+    config_or_refused(truncated_file(workdir, data, tiny_files["yaml"], "cut.yaml", keep_whole=True))
 
 
 @FUZZ

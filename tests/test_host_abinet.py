@@ -7,18 +7,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from host_checks import CHARSET, NARROW, check_contract, words_batch
+from host_checks import CHARSET, check_contract, narrow_host, words_batch
 from sgtr.models.hosts.abinet import ABINet
 from sgtr.models.sgtr import sequence_loss
 
 
-def tiny(**options) -> ABINet:
-    return ABINet.from_preset(CHARSET, "small", **{**NARROW["abinet"], **options})
-
-
 def test_output_honours_the_host_contract():
     _, images, targets = words_batch(3)
-    model = tiny()
+    model = narrow_host("abinet")
     out = model(images, targets)
     check_contract(model, out, 3, branches={"vision", "lm", "align"}, losses={"vision", "lm", "align"})
     assert out.logits is out.branches["align"] and model.language_branch == "lm"
@@ -28,7 +24,7 @@ def test_output_honours_the_host_contract():
 
 def test_each_iteration_refines_the_last_and_scores_in_the_loss():
     _, images, targets = words_batch(3)
-    model = tiny(iterations=2).eval()
+    model = narrow_host("abinet", iterations=2).eval()
     with torch.no_grad():
         out = model(images, targets)
         features = model.backbone(images)
@@ -44,7 +40,7 @@ def test_each_iteration_refines_the_last_and_scores_in_the_loss():
 
 def test_language_losses_are_blocked_from_the_vision_model():
     _, images, targets = words_batch(3)
-    model = tiny()
+    model = narrow_host("abinet")
     model(images, targets).losses["lm"].backward()
     assert all(p.grad is None for p in model.backbone.parameters())
 
@@ -57,4 +53,4 @@ def test_unknown_options_and_presets_are_refused():
     with pytest.raises(ValueError, match="unknown ABINet preset 'huge'"):
         ABINet.from_preset(CHARSET, "huge")
     with pytest.raises(ValueError, match="at least one iteration"):
-        tiny(iterations=0)
+        narrow_host("abinet", iterations=0)

@@ -6,17 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from host_checks import CHARSET, NARROW, check_contract, words_batch
+from host_checks import CHARSET, check_contract, narrow_host, words_batch
 from sgtr.models.hosts.srn import SRN
-
-
-def tiny(**options) -> SRN:
-    return SRN.from_preset(CHARSET, "small", **{**NARROW["srn"], **options})
 
 
 def test_output_honours_the_host_contract():
     _, images, targets = words_batch(3)
-    model = tiny()
+    model = narrow_host("srn")
     out = model(images, targets)
     check_contract(model, out, 3, branches={"vision", "lm", "vsfd"}, losses={"vision", "lm", "vsfd"})
     assert out.logits is out.branches["vsfd"] and model.language_branch == "lm"
@@ -25,13 +21,13 @@ def test_output_honours_the_host_contract():
 
 def test_total_loss_uses_srn_weights():
     _, images, targets = words_batch(3)
-    out = tiny(vision_weight=0.5)(images, targets)
+    out = narrow_host("srn", vision_weight=0.5)(images, targets)
     expected = 0.5 * out.losses["vision"] + 0.15 * out.losses["lm"] + 2.0 * out.losses["vsfd"]
     torch.testing.assert_close(out.loss, expected)
 
 
 def test_gsrm_step_does_not_see_its_own_visual_guess():
-    gsrm = tiny().gsrm.eval()
+    gsrm = narrow_host("srn").gsrm.eval()
     logits = torch.randn(2, CHARSET.max_steps, CHARSET.num_classes)
     changed = logits.clone()
     changed[:, 4] = torch.roll(changed[:, 4], 1, dims=-1)  # another argmax at step 4 only

@@ -7,18 +7,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from host_checks import CHARSET, NARROW, check_contract, words_batch
+from host_checks import CHARSET, check_contract, narrow_host, words_batch
 from sgtr.models.decoding import decode
 from sgtr.models.hosts.trba import TRBA
 
 
-def tiny(**options) -> TRBA:
-    return TRBA.from_preset(CHARSET, "small", **{**NARROW["trba"], **options})
-
-
 def test_output_honours_the_host_contract():
     _, images, targets = words_batch(3)
-    model = tiny()
+    model = narrow_host("trba")
     out = model(images, targets)
     check_contract(model, out, 3, branches=set(), losses={"ce"})
     assert out.features.shape[-2:] == (8, 32) and model.language_branch is None
@@ -29,20 +25,20 @@ def test_output_honours_the_host_contract():
 
 def test_tps_starts_as_the_identity():
     _, images, _ = words_batch(3)
-    rectified = tiny().eval()(images).extras["rectified"]
+    rectified = narrow_host("trba").eval()(images).extras["rectified"]
     torch.testing.assert_close(rectified, images, atol=1e-2, rtol=0)
 
 
 def test_loss_reaches_the_tps():
     _, images, targets = words_batch(3)
-    model = tiny()
+    model = narrow_host("trba")
     model(images, targets).loss.backward()
     assert model.tps.head[-1].weight.grad.abs().sum() > 0
 
 
 def test_beam_width_one_is_greedy():
     _, images, _ = words_batch(3)
-    model = tiny().eval()
+    model = narrow_host("trba").eval()
     with torch.no_grad():
         memory = model.sequence(model.backbone(model.tps(images)).mean(dim=2).transpose(1, 2))
         greedy = model.decoder(memory)
@@ -59,7 +55,7 @@ def test_beam_width_one_is_greedy():
 
 def test_wider_beam_reads_valid_text_with_its_path_score():
     _, images, _ = words_batch(3)
-    model = tiny(beam_width=4).eval()
+    model = narrow_host("trba", beam_width=4).eval()
     with torch.no_grad():
         out = model(images)
     predictions = decode(out, CHARSET)
@@ -79,6 +75,6 @@ def test_unknown_options_and_presets_are_refused():
     with pytest.raises(ValueError, match="unknown TRBA preset 'huge'"):
         TRBA.from_preset(CHARSET, "huge")
     with pytest.raises(ValueError, match="even number"):
-        tiny(fiducials=5)
+        narrow_host("trba", fiducials=5)
     with pytest.raises(ValueError, match="beam_width must be between 1 and"):
-        tiny(beam_width=0)
+        narrow_host("trba", beam_width=0)
