@@ -11,6 +11,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
+from sgtr.data.augment import Augment
 from sgtr.data.charset import Charset, LabelError
 from sgtr.data.sample import Sample
 from sgtr.data.skips import Skip
@@ -48,11 +49,13 @@ class Prepare:
 
     ``clean`` rewrites labels first (the engine passes the evaluation protocol's cleaning, so a real label such as
     ``"JOE'S"`` trains and scores as ``joes`` instead of being dropped for its apostrophe). A mask indexes the
-    characters of the original label, so it is kept only when cleaning left the label unchanged.
+    characters of the original label, so it is kept only when cleaning left the label unchanged. ``augment``
+    (training only) distorts the resized crop and its mask together.
     """
 
-    def __init__(self, charset: Charset, height: int, width: int, clean: Callable[[str], str] | None = None):
-        self.charset, self.height, self.width, self.clean = charset, height, width, clean
+    def __init__(self, charset: Charset, height: int, width: int, clean: Callable[[str], str] | None = None,
+                 augment: Augment | None = None):
+        self.charset, self.height, self.width, self.clean, self.augment = charset, height, width, clean, augment
 
     def __call__(self, sample: Sample | Skip) -> PreparedSample | Skip:
         if isinstance(sample, Skip):
@@ -68,4 +71,6 @@ class Prepare:
         if sample.mask is not None and label == original:
             mask = Image.fromarray(instance_to_position(sample.mask, label))
             positions = np.asarray(mask.resize((self.width, self.height), Image.NEAREST))
+        if self.augment is not None:
+            image, positions = self.augment(image, positions)
         return PreparedSample(sample.key, label, image, ids, positions)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from sgtr.data.augment import AugmentPolicy
 
 
 class _Loader(yaml.SafeLoader):
@@ -38,6 +41,8 @@ DEFAULTS: dict[str, Any] = {
         "batch_size": 64,
         "workers": 1,
         "val_limit": 2000,  # samples per validation set
+        # Training-time distortions (sgtr.data.augment.AugmentPolicy): 0 turns each off; all off by default.
+        "augment": asdict(AugmentPolicy()),
     },
     "optim": {
         "lr": 1e-3,  # at base_batch; scaled linearly to the global batch (batch × devices × nodes)
@@ -114,4 +119,11 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
             raise ConfigError(f"{path}: {exc}") from None
     for text in overrides:
         _merge(config, parse_override(text))
+    augment = config["data"]["augment"]
+    try:
+        if not isinstance(augment, dict):
+            raise ValueError(f"data.augment must be a mapping such as {{rotate: 3, blur: 0.25}}, got {augment!r}")
+        AugmentPolicy.from_config(augment)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}" if path is not None else str(exc)) from None
     return config

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
 
+from sgtr.data.augment import Augment, AugmentPolicy
 from sgtr.data.charset import Charset
 from sgtr.data.datasets import open_dataset
 from sgtr.data.loading import Collate, PreparedDataset, RatioBatchSampler
@@ -25,7 +26,9 @@ def train_loader(config: dict, charset: Charset, seed: int) -> DataLoader:
     if not sources:
         raise ValueError("config data.train lists no training source")
     readers = [open_dataset(Path(s["path"])) for s in sources]
-    prepare = Prepare(charset, data["height"], data["width"], clean=protocol_for(charset).clean)
+    policy = AugmentPolicy.from_config(data["augment"])
+    prepare = Prepare(charset, data["height"], data["width"], clean=protocol_for(charset).clean,
+                      augment=Augment(policy) if policy.active else None)
     dataset = PreparedDataset(ConcatDataset(readers), prepare)
     sampler = RatioBatchSampler([len(r) for r in readers], [float(s.get("ratio", 1.0)) for s in sources],
                                 data["batch_size"], seed=seed)
