@@ -40,6 +40,28 @@ def test_unknown_config_key_is_an_error_naming_it():
         load_config(None, ["trainer.max_step=3"])
 
 
+def test_a_config_with_a_base_inherits_it_and_overrides_what_it_lists(tmp_path):
+    (tmp_path / "parent.yaml").write_text("model: {name: sgtr, options: {gtr: false}}\n"
+                                          "trainer: {max_steps: 50, seed: 3}\n", encoding="utf-8")
+    (tmp_path / "child.yaml").write_text("base: parent.yaml\ntrainer: {max_steps: 9}\n", encoding="utf-8")
+    config = load_config(tmp_path / "child.yaml")
+    assert config["trainer"]["max_steps"] == 9 and config["trainer"]["seed"] == 3
+    assert config["model"]["name"] == "sgtr" and config["model"]["options"] == {"gtr": False}
+
+
+def test_a_base_chain_that_returns_to_itself_is_an_error_naming_the_file(tmp_path):
+    (tmp_path / "a.yaml").write_text("base: b.yaml\n", encoding="utf-8")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="a.yaml: 'base' chain returns to itself"):
+        load_config(tmp_path / "a.yaml")
+
+
+def test_a_missing_base_is_an_error_naming_it(tmp_path):
+    (tmp_path / "child.yaml").write_text("base: nowhere.yaml\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="nowhere.yaml: cannot read config"):
+        load_config(tmp_path / "child.yaml")
+
+
 class _StopAt(Callback):
     def __init__(self, step: int):
         self.step = step

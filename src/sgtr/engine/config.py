@@ -1,7 +1,8 @@
 """Training configuration: YAML files under ``configs/`` merged with ``key.sub=value`` command-line overrides.
 
-A config is a plain nested dict (so it round-trips through checkpoints with ``weights_only`` loading); ``DEFAULTS``
-lists every key the engine reads, and an override or file key that is not there is an error naming it.
+A file may name a ``base`` config to start from and list only what differs. A config is a plain nested dict (so it
+round-trips through checkpoints with ``weights_only`` loading); ``DEFAULTS`` lists every key the engine reads, and an
+override or file key that is not there is an error naming it.
 """
 
 from __future__ import annotations
@@ -100,23 +101,41 @@ def parse_override(text: str) -> dict:
     return value  # type: ignore[return-value]
 
 
+def _read_file(path: Path) -> dict:
+    try:
+        loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{path}: cannot read config ({reason})") from None
+    except RecursionError:  # PyYAML's composer recurses once per nesting level
+        raise ConfigError(f"{path}: cannot read config (nested too deeply)") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: a config must be a mapping")
+    return loaded
+
+
+def _merge_file(config: dict, path: Path, seen: tuple[Path, ...] = ()) -> None:
+    """Merge a config file into ``config``, after the file its ``base`` key names (a path relative to this file), so
+    a config that differs from another in a few keys says only those."""
+    if path.resolve() in seen:
+        raise ConfigError(f"{path}: 'base' chain returns to itself")
+    loaded = _read_file(path)
+    base = loaded.pop("base", None)
+    if base is not None:
+        if not isinstance(base, str) or not base:
+            raise ConfigError(f"{path}: 'base' must be the path of another config, got {base!r}")
+        _merge_file(config, path.parent / base, seen + (path.resolve(),))
+    try:
+        _merge(config, loaded)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
     config = copy.deepcopy(DEFAULTS)
     if path is not None:
         path = Path(path)
-        try:
-            loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"{path}: cannot read config ({reason})") from None
-        except RecursionError:  # PyYAML's composer recurses once per nesting level
-            raise ConfigError(f"{path}: cannot read config (nested too deeply)") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: a config must be a mapping")
-        try:
-            _merge(config, loaded)
-        except ConfigError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
+        _merge_file(config, path)
     for text in overrides:
         _merge(config, parse_override(text))
     augment = config["data"]["augment"]
