@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The default model's recipe, end to end and resumable: synthetic data → stages 1 and 1b (synthetic words, 1M samples
-# in all) → stage 2 (real fine-tune) → fp16 safetensors in the package → benchmark table. Each step skips what is
+# The default model's recipe, end to end and resumable: synthetic data → stages 1 and 1b (VR on synthetic words, 1M
+# samples in all) → stage 2 (VR, real + synthetic mix) → stages 3–4 (the VR gains the language model) → stages 5–6
+# (mild augmentation) → fp16 safetensors in the package → benchmark table. Each step skips what is
 # already done, so rerunning after a kill continues. Extra arguments go to every training stage (e.g.
 # trainer.threads=2).
 #   bash scripts/train_default_model.sh [KEY=VALUE ...]
@@ -15,7 +16,11 @@ $SGTR synth --out data/synth/train --count 400000 --seed 1 --charset 62 --worker
 $SGTR train configs/default_stage1_synth.yaml "$@" --resume auto
 $SGTR train configs/default_stage1b_synth.yaml "$@" --resume auto
 $SGTR train configs/default_stage2_real.yaml "$@" --resume auto
+$SGTR train configs/default_stage3_lm.yaml "$@" --resume auto
+$SGTR train configs/default_stage4_lm.yaml "$@" --resume auto
+$SGTR train configs/default_stage5_aug.yaml "$@" --resume auto
+$SGTR train configs/default_stage6_aug.yaml "$@" --resume auto
 
-$SGTR export runs/default/stage2/checkpoints/last.ckpt --weights src/sgtr/assets/default.safetensors --half
+$SGTR export runs/default/stage6/checkpoints/last.ckpt --weights src/sgtr/assets/default.safetensors --half
 (cd src/sgtr/assets && sha256sum default.safetensors) | tee src/sgtr/assets/default.safetensors.sha256
 $SGTR evaluate src/sgtr/assets/default.safetensors ../shared/data/benchmarks --json runs/default/benchmarks.json
