@@ -138,7 +138,8 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
         _merge_file(config, path)
     for text in overrides:
         _merge(config, parse_override(text))
-    augment = config["data"]["augment"]
+    # Checked here, not when the loader is built, so a bad policy stops the run before a model is made.
+    augment = config["data"].get("augment", {}) if isinstance(config["data"], dict) else {}
     try:
         if not isinstance(augment, dict):
             raise ValueError(f"data.augment must be a mapping such as {{rotate: 3, blur: 0.25}}, got {augment!r}")
