@@ -73,7 +73,8 @@ class Augment:
     """Callable ``(image, positions) → (image, positions)`` drawing a fresh distortion per call.
 
     Its generator is seeded per process from ``torch.initial_seed()``, which differs between DataLoader workers and
-    follows the run's seed, so a seeded run repeats its distortions and no two workers share them.
+    follows the run's seed, so a seeded run repeats its distortions and no two workers share them; a copy that lands
+    in another process (forked or unpickled) sees a new pid and reseeds there.
     """
 
     def __init__(self, policy: AugmentPolicy):
@@ -85,9 +86,6 @@ class Augment:
         if self._rng is None or self._pid != os.getpid():
             self._rng, self._pid = np.random.default_rng(torch.initial_seed()), os.getpid()
         return self._rng
-
-    def __getstate__(self):
-        return {"policy": self.policy, "_rng": None, "_pid": None}
 
     def __call__(self, image: np.ndarray, positions: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
         p, rng = self.policy, self._generator()
