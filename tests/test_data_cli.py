@@ -38,11 +38,23 @@ def test_create_lmdb_refuses_an_existing_output_with_one_line_error(messy_folder
 def test_every_subcommand_has_help(capsys):
     import pytest
 
-    from sgtr.cli.main import COMMANDS, build_parser
+    from sgtr.cli.main import SUBCOMMANDS, build_parser
 
     names = [a for a in build_parser()._subparsers._group_actions[0].choices]
+    assert len(names) == len(SUBCOMMANDS)
     for name in names:
         with pytest.raises(SystemExit) as exit_info:
             main([name, "--help"])
         assert exit_info.value.code == 0
-    assert set(names) <= set(COMMANDS)
+
+
+def test_a_subcommand_error_is_one_line_when_run_as_python_dash_m(tmp_path):
+    """Run as ``python -m sgtr.cli.main`` the entry module is ``__main__``; the error class must still be the one the
+    subcommands raise."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "sgtr.cli.main", "data", "inspect", str(tmp_path / "nothing")],
+                         capture_output=True, text=True)
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [f"sgtr data: error: {tmp_path / 'nothing'}: no such file or folder"]

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from sgtr.cli.main import CommandError
+from sgtr.cli.errors import CommandError
 
 
 def register(subparsers) -> None:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from sgtr.cli.arguments import non_negative_int, positive_int
-from sgtr.cli.main import CommandError
+from sgtr.cli.errors import CommandError
 from sgtr.evaluation.protocols import PROTOCOLS
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt", ".onnx")  # an ONNX export runs in ONNX Runtime

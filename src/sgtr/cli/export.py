@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sgtr.cli.main import CommandError
+from sgtr.cli.errors import CommandError
 
 CALIBRATION_LIMIT = 512
 

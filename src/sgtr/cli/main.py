@@ -1,21 +1,29 @@
 """Entry point of the ``sgtr`` console script: builds the parser from the subcommand modules and runs one.
 
-Subcommand modules import their heavy dependencies inside their run functions, so ``sgtr --help`` stays fast.
+Subcommand modules import their heavy dependencies inside their run functions, so ``sgtr --help`` stays fast. They
+raise ``sgtr.cli.errors.CommandError`` for a user's mistake and never import this module.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 
-# Each name is a module of sgtr.cli with a ``register(subparsers)`` function.
-COMMANDS = ("data", "synth", "evaluate", "train", "read", "export", "explain")
+from sgtr.cli import data, evaluate, explain, export, read, synth, train
+from sgtr.cli.errors import CommandError
 
-
-class CommandError(Exception):
-    """A user-facing failure: printed as one line, exit status 2."""
+# The subcommands, in the order ``sgtr --help`` lists them: each module has a ``register(subparsers)`` function.
+# A new subcommand is imported above and added here.
+SUBCOMMANDS = (
+    data,
+    synth,
+    evaluate,
+    train,
+    read,
+    export,
+    explain,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,13 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sgtr {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every skipped sample and debug details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"sgtr.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"sgtr.cli.{name}":
-                continue  # subcommand not built yet
-            raise
+    for module in SUBCOMMANDS:
         module.register(sub)
     return parser
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from sgtr.cli.arguments import non_negative_int, positive_int
-from sgtr.cli.main import CommandError
+from sgtr.cli.errors import CommandError
 
 FORMATS = ("text", "jsonl", "csv")
 DIGITS = 4  # probabilities in the output

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from sgtr.cli.main import CommandError
+from sgtr.cli.errors import CommandError
 
 
 def register(subparsers) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sgtr.cli.main import CommandError
+from sgtr.cli.errors import CommandError
 
 
 def register(subparsers) -> None:
