@@ -105,3 +105,44 @@ def test_reading_commands_refuse_a_malicious_checkpoint_without_running_it(tmp_p
     one_line_error_naming(capsys, evil)
     assert not marker.exists()
     assert not (tmp_path / "w.safetensors").exists() and not (tmp_path / "fig.png").exists()
+
+
+# ---- refusals in sgtr's words ---------------------------------------------------------------------------------------
+def _refusal(path) -> str:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(CheckpointError) as info:
+            load_safe(path)
+    assert not caught, [str(w.message) for w in caught]  # nothing of torch's leaks beside the one line
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message
+    assert "weights_only" not in message and "Re-running" not in message
+    return message
+
+
+def test_malicious_pickle_refusal_names_what_it_asked_for_not_how_to_load_it(tmp_path):
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": _Payload(tmp_path / "pwned")}, path)
+    assert "asks for posix.system" in _refusal(path) or "asks for nt.system" in _refusal(path)
+
+
+def test_text_file_named_ckpt_is_called_a_text_file(tmp_path):
+    path = tmp_path / "notes.ckpt"
+    path.write_text("these are my notes, not a model\n")
+    assert "a text file, not a PyTorch checkpoint" in _refusal(path)
+
+
+def test_protocol_4_pickle_is_refused_unread_without_torch_warnings(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "p4.ckpt"
+    path.write_bytes(pickle.dumps({"state_dict": _Payload(marker)}, protocol=4))
+    assert "a plain Python pickle (protocol 4)" in _refusal(path)
+    assert not marker.exists()
+
+
+def test_empty_file_is_called_empty(tmp_path):
+    path = tmp_path / "empty.ckpt"
+    path.write_bytes(b"")
+    assert "the file is empty" in _refusal(path)

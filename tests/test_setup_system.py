@@ -43,7 +43,7 @@ esac
 
 
 def _bash(command: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(["bash", "-c", command], check=False, env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_available_packages_keeps_those_with_a_candidate_and_drops_unknown_ones(fake_apt):
