@@ -58,3 +58,60 @@ def test_a_subcommand_error_is_one_line_when_run_as_python_dash_m(tmp_path):
                          capture_output=True, text=True)
     assert run.returncode == 2
     assert run.stderr.strip().splitlines() == [f"sgtr data: error: {tmp_path / 'nothing'}: no such file or folder"]
+
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def test_split_regenerates_the_committed_splits_byte_for_byte(shared_data):
+    from sgtr.data.split import plan_split
+
+    plan = plan_split(shared_data / "real_train", REPO / "splits")
+    committed = sorted((REPO / "splits").glob("*/*/labels.tsv"))
+    assert sorted(plan.files) == committed
+    for path in committed:
+        assert plan.files[path].encode("utf-8") == path.read_bytes(), path
+
+
+def _tiny_sets(root, n: int = 300):
+    for name in ("alpha", "beta"):
+        (root / name).mkdir(parents=True)
+        (root / name / "labels.tsv").write_text("".join(f"img/{i}.png\tword {i}\n" for i in range(n)) + "\n",
+                                                encoding="utf-8")
+
+
+def test_split_sends_each_line_to_one_part_by_its_hash_with_paths_rewritten(tmp_path, capsys):
+    from sgtr.data.split import bucket
+
+    _tiny_sets(tmp_path / "root")
+    out = tmp_path / "deep" / "splits"
+    assert main(["data", "split", str(tmp_path / "root"), "--out", str(out), "--val-fraction", "0.2"]) == 0
+    assert "alpha: " in capsys.readouterr().out
+    for name in ("alpha", "beta"):
+        parts = {part: (out / part / name / "labels.tsv").read_text(encoding="utf-8").splitlines()
+                 for part in ("val", "train")}
+        for part, lines in parts.items():
+            for line in lines:
+                path, label = line.split("\t")
+                original = (out / part / name / path).resolve().relative_to((tmp_path / "root" / name).resolve())
+                assert label == f"word {original.stem}"
+                assert (bucket(name, str(original)) < 200) == (part == "val")
+        assert len(parts["val"]) + len(parts["train"]) == 300
+        assert 30 < len(parts["val"]) < 90  # about 20 % of 300
+
+
+def test_split_twice_writes_the_same_bytes(tmp_path):
+    _tiny_sets(tmp_path / "root")
+    texts = []
+    for out in (tmp_path / "one", tmp_path / "two"):
+        assert main(["data", "split", str(tmp_path / "root"), "--out", str(out)]) == 0
+        texts.append([(p.relative_to(out), p.read_bytes()) for p in sorted(out.glob("*/*/labels.tsv"))])
+    assert texts[0] == texts[1] and len(texts[0]) == 4
+
+
+def test_split_of_a_line_with_a_third_column_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "root" / "s").mkdir(parents=True)
+    (tmp_path / "root" / "s" / "labels.tsv").write_text("a.png\tok\nb.png\tword\textra\n", encoding="utf-8")
+    assert main(["data", "split", str(tmp_path / "root"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "labels.tsv:2: 3 tab-separated columns" in err[0]

@@ -20,3 +20,13 @@ def test_malformed_and_non_utf8_lines_become_skips_with_line_numbers(tmp_path):
     items, skips = parse_label_file(tmp_path / "labels.tsv")
     assert [i.label for i in items] == ["fine"]
     assert [s.key.rsplit(":", 1)[1] for s in skips] == ["2", "3"]
+
+
+def test_a_third_tab_column_is_an_error_naming_file_and_line(tmp_path):
+    import pytest
+
+    from sgtr.data.labels import LabelFileError
+
+    (tmp_path / "labels.tsv").write_text("a.png\tfine\nb.png\tword\t0.93\n", encoding="utf-8")
+    with pytest.raises(LabelFileError, match=r"labels.tsv:2: 3 tab-separated columns"):
+        parse_label_file(tmp_path / "labels.tsv")

@@ -1,4 +1,5 @@
-"""``sgtr data``: dataset tools — ``create-lmdb`` (label list → standard LMDB) and ``inspect`` (statistics)."""
+"""``sgtr data``: dataset tools — ``create-lmdb`` (label list → standard LMDB), ``inspect`` (statistics) and
+``split`` (a deterministic validation split of labels.tsv sets, written by ``sgtr.data.split``)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,17 @@ def register(subparsers) -> None:
     inspect.add_argument("--json", type=Path, help="also write the report as JSON to this file")
     inspect.set_defaults(func=run_inspect)
 
+    split = sub.add_parser("split", help="hold back a deterministic validation split of labels.tsv sets",
+                           description="Send each sample of every labels.tsv set under ROOT to validation or "
+                                       "training by a hash of its set name and path (the same split on every "
+                                       "machine), and write OUT/val/SET/labels.tsv and OUT/train/SET/labels.tsv "
+                                       "with paths relative to the new files. Existing files there are replaced.")
+    split.add_argument("root", type=Path, metavar="ROOT", help="a labels.tsv set, or a folder of such sets")
+    split.add_argument("--out", type=Path, default=Path("splits"), help="output folder (default: splits)")
+    split.add_argument("--val-fraction", type=float, default=0.1, metavar="F",
+                       help="share of each set held back for validation, in (0, 1) (default 0.1)")
+    split.set_defaults(func=run_split)
+
 
 def _charset(spec: str | None, max_length: int):
     from sgtr.data.charset import Charset
@@ -67,7 +79,10 @@ def run_create(args: argparse.Namespace) -> int:
     from sgtr.data.skips import SkipLog
 
     charset = _charset(args.charset, args.max_length)
-    items, list_skips = parse_label_file(_label_file(args.src))
+    try:
+        items, list_skips = parse_label_file(_label_file(args.src))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     skips = SkipLog()
     skips.extend(list_skips)
     try:
@@ -99,4 +114,21 @@ def run_inspect(args: argparse.Namespace) -> int:
     print(skips.summary(), file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def run_split(args: argparse.Namespace) -> int:
+    from sgtr.data.split import plan_split, write_split
+
+    try:
+        plan = plan_split(args.root, args.out, args.val_fraction)
+    except (OSError, ValueError) as exc:  # a missing root, a malformed line (UnicodeDecodeError is a ValueError)
+        raise CommandError(str(exc)) from None
+    try:
+        write_split(plan)
+    except OSError as exc:
+        raise CommandError(f"{exc.filename or args.out}: cannot write ({exc.strerror})") from None
+    for name, counts in plan.counts.items():
+        print(f"{name}: {counts['val']} val, {counts['train']} train")
+    print(f"wrote {len(plan.files)} files under {args.out}")
     return 0

@@ -1,7 +1,9 @@
 """Parsers for label lists: ``labels.tsv`` (``PATH<TAB>LABEL``) and ``gt.txt`` (``PATH LABEL``).
 
 Paths are resolved against the folder of the list file (``../`` allowed). Malformed lines become ``Skip`` records,
-never exceptions, so one bad line does not lose a whole file.
+never exceptions, so one bad line does not lose a whole file. The one exception is a line with more tab-separated
+columns than PATH and LABEL: a label cannot hold a tab, so the file is not a label list (a predictions file with its
+confidence column, a spreadsheet export), and scoring or training on it would be wrong for every line, not one.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from pathlib import Path
 from sgtr.data.skips import Skip
 
 
+class LabelFileError(ValueError):
+    """A list file that is not a label list; the message names the file and line."""
+
+
 @dataclass(frozen=True)
 class LabelledPath:
     path: Path  # resolved, absolute
@@ -20,7 +26,8 @@ class LabelledPath:
 
 
 def parse_label_file(list_file: str | Path) -> tuple[list[LabelledPath], list[Skip]]:
-    """Read a ``labels.tsv`` (tab-separated) or any other list (first run of whitespace separates path and label)."""
+    """Read a ``labels.tsv`` (tab-separated) or any other list (first run of whitespace separates path and label).
+    Raises ``LabelFileError`` on a line with a third tab-separated column."""
     list_file = Path(list_file)
     tab_only = list_file.suffix.lower() == ".tsv"
     root = list_file.resolve().parent
@@ -42,8 +49,12 @@ def parse_label_file(list_file: str | Path) -> tuple[list[LabelledPath], list[Sk
         if tab_only:
             path, sep, label = line.partition("\t")
         else:
-            parts = line.split(None, 1) if "\t" not in line else line.split("\t", 1)
-            path, sep, label = (parts[0], " ", parts[1]) if len(parts) == 2 else (line, "", "")
+            tabbed = "\t" in line
+            parts = line.split("\t", 1) if tabbed else line.split(None, 1)
+            path, sep, label = (parts[0], "\t" if tabbed else " ", parts[1]) if len(parts) == 2 else (line, "", "")
+        if sep == "\t" and "\t" in label:
+            raise LabelFileError(f"{where}: {label.count(chr(9)) + 2} tab-separated columns, expected PATH<TAB>LABEL "
+                                 "(a label holds no tab)")
         if not sep or not path:
             skips.append(Skip(where, "expected PATH and LABEL separated by a tab" if tab_only
                               else "expected PATH and LABEL separated by whitespace"))
