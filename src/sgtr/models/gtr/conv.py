@@ -15,6 +15,12 @@ Normalisation is the symmetric GCN one, Ã = D^{-1/2} A D^{-1/2} with A holding 
 also counts its chain links; ``GraphConv`` is the spec's mean-aggregation "linkage" layer,
 h' = ReLU([h ‖ Ã h] W + b) on affine-free batch-normalised h, computed as h W_self + Ã (h W_neighbour) + b: the same
 function (Ã is linear), but it aggregates ``out`` channels instead of ``in`` and needs no concatenation.
+
+Filler subgraphs — the steps after the first background-reading one (``Graph.valid`` false) — stay in the tensors, so
+that every batch is one dense shape, but they take no part in what real characters compute: the root chain links
+t ↔ t+1 only where both steps are valid, and the batch normalisation takes its statistics (and running statistics)
+over the nodes of valid subgraphs only. A word's output therefore does not depend on how many filler steps follow it
+or on what they look at, and a batch of short words does not pull the statistics towards background pixels.
 """
 
 from __future__ import annotations
@@ -30,35 +36,39 @@ from torch import Tensor, nn
 class Adjacency:
     """``blocks`` (B, T, n, n) normalised intra-subgraph weights; ``roots`` (B, T); ``chain`` (B, T, T) the root
     links' weights (tridiagonal, zero diagonal), or None when subgraphs are not chained; ``flat_roots`` (B·T,) the
-    roots as row indices of the (B·T·n, d) flattened node features."""
+    roots as row indices of the (B·T·n, d) flattened node features; ``valid`` (B, T) bool, the real subgraphs, or
+    None when all are."""
 
     blocks: Tensor
     roots: Tensor
     chain: Tensor | None
     flat_roots: Tensor
+    valid: Tensor | None = None
 
     @classmethod
-    def normalise(cls, edges: Tensor, roots: Tensor, chain: bool) -> "Adjacency":
-        """From (B, T, n, n) bool edges (self-loops included) and (B, T) roots."""
+    def normalise(cls, edges: Tensor, roots: Tensor, chain: bool, valid: Tensor | None = None) -> "Adjacency":
+        """From (B, T, n, n) bool edges (self-loops included), (B, T) roots and optionally (B, T) valid steps (links
+        to an invalid step are dropped)."""
         a = edges.float()
         degree = a.sum(dim=-1)  # (B, T, n)
         if chain:
-            steps = a.shape[1]
-            links = torch.full((steps,), 2.0, device=a.device)
-            links[0] -= 1
-            links[-1] -= 1  # both ends have one link; a single step has none
-            degree = degree.scatter_add(-1, roots[..., None], links.expand_as(roots)[..., None])
+            if valid is None:
+                pair = a.new_ones(roots.shape[0], roots.shape[1] - 1)
+            else:
+                pair = (valid[:, :-1] & valid[:, 1:]).float()  # (B, T − 1): is link t ↔ t+1 there
+            links = F.pad(pair, (0, 1)) + F.pad(pair, (1, 0))  # (B, T): each root's number of links
+            degree = degree.scatter_add(-1, roots[..., None], links[..., None])
         inv = degree.rsqrt()
         blocks = a * inv[..., :, None] * inv[..., None, :]
         n = a.shape[-1]
         flat_roots = torch.arange(roots.numel(), device=roots.device) * n + roots.flatten()
         if not chain:
-            return cls(blocks, roots, None, flat_roots)
+            return cls(blocks, roots, None, flat_roots, valid)
         root_inv = inv.flatten().index_select(0, flat_roots).view_as(roots)
-        weight = F.pad(root_inv[:, :-1] * root_inv[:, 1:], (0, 1))  # (B, T): link t ↔ t+1, none after the last
+        weight = F.pad(root_inv[:, :-1] * root_inv[:, 1:] * pair, (0, 1))  # (B, T): link t ↔ t+1, none after the last
         t = torch.arange(roots.shape[1], device=roots.device)
         links = (t[:, None] + 1 == t) * weight[:, :, None]  # (B, T, T), entry (t, t+1)
-        return cls(blocks, roots, links + links.transpose(1, 2), flat_roots)
+        return cls(blocks, roots, links + links.transpose(1, 2), flat_roots, valid)
 
     def aggregate(self, h: Tensor) -> Tensor:
         """Ã h for node features (B, T, n, d)."""
@@ -82,8 +92,26 @@ class Adjacency:
         return out.view(b, steps * n, steps * n)
 
 
+def masked_batch_norm(h: Tensor, norm: nn.BatchNorm1d, valid: Tensor | None) -> Tensor:
+    """``norm`` (affine-free) on (B, T, n, d) node features in training mode, its statistics — and its running
+    statistics, updated as ``BatchNorm1d`` does — taken over the nodes of the ``valid`` (B, T) subgraphs only."""
+    if valid is None:
+        return norm(h.flatten(0, 2)).view_as(h)
+    real = h[valid]  # (V, n, d): the valid subgraphs' nodes
+    count = real.shape[0] * real.shape[1]
+    var, mean = torch.var_mean(real.flatten(0, 1), dim=0, correction=0)
+    with torch.no_grad():
+        norm.num_batches_tracked += 1
+        momentum = norm.momentum if norm.momentum is not None else 1 / norm.num_batches_tracked.item()
+        norm.running_mean.lerp_(mean.detach().to(norm.running_mean.dtype), momentum)
+        unbiased = var.detach() * (count / max(count - 1, 1))
+        norm.running_var.lerp_(unbiased.to(norm.running_var.dtype), momentum)
+    return (h - mean) * torch.rsqrt(var + norm.eps)
+
+
 class GraphConv(nn.Module):
-    """(B, T, n, in) node features → (B, T, n, out): ReLU([h ‖ Ã h] W + b), h batch-normalised without affine."""
+    """(B, T, n, in) node features → (B, T, n, out): ReLU([h ‖ Ã h] W + b), h batch-normalised without affine over the
+    adjacency's valid subgraphs (``masked_batch_norm``)."""
 
     def __init__(self, in_width: int, out_width: int, act: bool = True):
         super().__init__()
@@ -95,7 +123,7 @@ class GraphConv(nn.Module):
 
     def forward(self, h: Tensor, adjacency: Adjacency) -> Tensor:
         if self.training:
-            h = self.norm(h.flatten(0, 2)).view_as(h)
+            h = masked_batch_norm(h, self.norm, adjacency.valid)
         else:
             # BatchNorm's own eval path, written out: the ONNX exporter's batch_norm needs a static channel count,
             # which the traced node tensors (sizes from topk and gathers) do not carry.

@@ -9,6 +9,9 @@
   between characters;
 * readout: after every block, [mean ‖ max] over each subgraph's surviving nodes; the blocks' readouts are summed into
   the per-character hidden state H_G (B, T, 2·width).
+
+Subgraphs past the first background-reading step are carried along but isolated (``conv``): every layer's
+normalisation and the root chain see only the valid ones.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ class ContextBlock(nn.Module):
         self.convs = nn.ModuleList([GraphConv(width, width), GraphConv(width, width)])
         self.pool = TopKPooling(width, ratio) if pooling else None
 
-    def forward(self, h: Tensor, edges: Tensor, roots: Tensor, chain: bool) -> tuple[Tensor, Tensor, Tensor]:
-        adjacency = Adjacency.normalise(edges, roots, chain)
+    def forward(self, h: Tensor, edges: Tensor, roots: Tensor, chain: bool, valid: Tensor
+                ) -> tuple[Tensor, Tensor, Tensor]:
+        adjacency = Adjacency.normalise(edges, roots, chain, valid)
         for conv in self.convs:
             h = conv(h, adjacency)
         if self.pool is None:
@@ -53,13 +57,13 @@ class GraphReasoning(nn.Module):
         self.width = 2 * widths[-1]
 
     def forward(self, x: Tensor, graph: Graph) -> Tensor:
-        adjacency = Adjacency.normalise(graph.edges, graph.roots, self.root_chain)
+        adjacency = Adjacency.normalise(graph.edges, graph.roots, self.root_chain, graph.valid)
         h = x
         for conv in self.spatial:
             h = conv(h, adjacency)
         edges = knn_edges(1 + 1e-4 - cosine_similarity(h.detach().float()), self.neighbours)
         roots, readout = graph.roots, 0
         for block in self.context:
-            h, edges, roots = block(h, edges, roots, self.root_chain)
+            h, edges, roots = block(h, edges, roots, self.root_chain, graph.valid)
             readout = readout + torch.cat((h.mean(dim=2), h.amax(dim=2)), dim=-1)
         return readout
