@@ -27,8 +27,8 @@ RUNTIMES = ("torch", "onnx")
 
 
 def resolve_model_path(path: str | Path | None) -> Path:
-    """``path`` itself, or the bundled default model when ``path`` is None."""
-    if path is not None:
+    """``path`` itself, or the bundled default model when ``path`` is None (or names it), checked by its SHA-256."""
+    if path is not None and Path(path).resolve() != DEFAULT_MODEL:
         return Path(path)
     if not DEFAULT_MODEL.is_file():
         raise CheckpointError(f"no default model is bundled yet ({DEFAULT_MODEL} is absent); give a model file "
@@ -64,7 +64,7 @@ def load_model(path: str | Path) -> tuple[ModelSpec, nn.Module]:
         raise CheckpointError(f"{path}: an ONNX file runs in ONNX Runtime only (runtime 'onnx'); PyTorch needs a "
                               ".ckpt or .safetensors file")
     if path.suffix == ".safetensors":
-        return load_weights(path)
+        return load_weights(path, trusted=path == DEFAULT_MODEL)  # checked whole by its recorded SHA-256
     spec, state = read_checkpoint(path)
     return spec, spec.load_state(state, path)
 
