@@ -17,6 +17,8 @@ from torch import nn
 from sgtr.data.charset import PAD_ID, Charset
 from sgtr.data.loading import Batch
 from sgtr.data.skips import SkipLog
+from sgtr.engine.data import protocol_for
+from sgtr.evaluation.metrics import Tally
 from sgtr.models.decoding import decode
 from sgtr.models.output import Targets
 
@@ -43,7 +45,8 @@ class RecognitionSystem(L.LightningModule):
         self.skips = SkipLog(quiet=False)
         self.nan_streak = 0
         self._tick: float | None = None
-        self._val_counts: dict[int, list[int]] = {}
+        self.protocol = protocol_for(charset)
+        self._val_tallies: dict[int, Tally] = {}
 
     # ---- checkpoint metadata: plain types only, so checkpoints load with weights_only=True --------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -85,26 +88,33 @@ class RecognitionSystem(L.LightningModule):
 
     # ---- validation ---------------------------------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
-        self._val_counts = {}
+        self._val_tallies = {}
 
     def validation_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
-        counts = self._val_counts.setdefault(dataloader_idx, [0, 0])
+        """Score the greedy readings with the evaluation's own metrics (``Tally``), under the charset's protocol."""
+        tally = self._val_tallies.setdefault(dataloader_idx, Tally())
         if len(batch) == 0:
             return
-        predictions = decode(self.model(batch.images), self.charset)
-        counts[0] += sum(p.text == label for p, label in zip(predictions, batch.labels))
-        counts[1] += len(batch)
+        for prediction, label in zip(decode(self.model(batch.images), self.charset), batch.labels):
+            tally.add(self.protocol.clean(prediction.text), self.protocol.clean(label))
 
     def on_validation_epoch_end(self) -> None:
-        accuracies = []
+        """Word accuracy and 1-NED per validation set (``val/NAME/accuracy``, ``val/NAME/one_minus_ned``) and their
+        means over the sets (``val/accuracy`` picks ``best.ckpt``)."""
+        means: dict[str, list[float]] = {"accuracy": [], "one_minus_ned": []}
         for idx, name in enumerate(self.val_names):
-            correct, total = self._val_counts.get(idx, [0, 0])
-            stats = self.all_gather(torch.tensor([correct, total], dtype=torch.float64)).reshape(-1, 2).sum(0)
-            acc = (stats[0] / stats[1]).item() if stats[1] > 0 else 0.0
-            accuracies.append(acc)
-            self.log(f"val/{name}", acc, sync_dist=False, add_dataloader_idx=False)
-        if accuracies:
-            self.log("val/accuracy", sum(accuracies) / len(accuracies), prog_bar=True, add_dataloader_idx=False)
+            tally = self._val_tallies.get(idx, Tally())
+            sums = torch.tensor([tally.count, tally.correct, tally.similarity_sum], dtype=torch.float64)
+            count, correct, similarity = self.all_gather(sums).reshape(-1, 3).sum(0).tolist()
+            scores = {"accuracy": correct / count if count else 0.0,
+                      "one_minus_ned": similarity / count if count else 0.0}
+            for metric, value in scores.items():
+                means[metric].append(value)
+                self.log(f"val/{name}/{metric}", value, sync_dist=False, add_dataloader_idx=False)
+        for metric, values in means.items():
+            if values:
+                self.log(f"val/{metric}", sum(values) / len(values), prog_bar=metric == "accuracy",
+                         add_dataloader_idx=False)
 
     # ---- optimisation -------------------------------------------------------------------------------------------------
     def configure_optimizers(self):
