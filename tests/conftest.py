@@ -1,4 +1,5 @@
-"""Shared test setup: one torch thread (CI has two cores and runs other work beside the suite) and fixed seeds."""
+"""Shared test setup: one torch thread (CI has two cores and runs other work beside the suite), fixed seeds, and the
+fixtures several test modules use."""
 
 from __future__ import annotations
 
@@ -26,6 +27,16 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is not present")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    """The tiny scrambled VR (``tests.helpers.models.tiny_model``) saved through the weights writer."""
+    from sgtr.inference.weights import write_weights
+    from tests.helpers.models import tiny_model
+
+    spec, model = tiny_model()
+    return write_weights(model, spec, tmp_path_factory.mktemp("tiny") / "tiny.safetensors")
 
 
 @pytest.fixture

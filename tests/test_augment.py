@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from engine_helpers import tiny_config, tiny_lmdb
+from tests.helpers.engine import tiny_config, tiny_lmdb
 
 from sgtr.data.augment import Augment, AugmentPolicy
 from sgtr.data.charset import Charset

@@ -21,7 +21,8 @@ from sgtr.engine.trainer import train
 from sgtr.models.factory import build_model
 from sgtr.models.weights import load_matching
 
-from engine_helpers import TINY_MODEL, tiny_config, tiny_lmdb
+from tests.helpers.engine import tiny_config, tiny_lmdb
+from tests.helpers.models import TINY_MODEL
 
 
 @pytest.fixture
@@ -163,8 +164,8 @@ def test_vr_weights_warm_start_the_vr_inside_sgtr():
 DDP_WORKER = """
 import sys, torch
 from lightning.pytorch.callbacks import Callback
-sys.path.insert(0, {tests!r})
-from engine_helpers import tiny_config
+sys.path.insert(0, {root!r})
+from tests.helpers.engine import tiny_config
 from sgtr.engine.curves import read_metrics
 from sgtr.engine.system import NonFiniteLossError
 from sgtr.engine.trainer import train
@@ -182,7 +183,7 @@ def test_ddp_on_two_cpu_processes_keeps_identical_weights(data, tmp_path):
     out = tmp_path / "ddp"
     out.mkdir()
     script = tmp_path / "worker.py"
-    script.write_text(DDP_WORKER.format(tests=str(Path(__file__).parent), data=str(data), out=str(out)))
+    script.write_text(DDP_WORKER.format(root=str(Path(__file__).parents[1]), data=str(data), out=str(out)))
     env = dict(os.environ, OMP_NUM_THREADS="1", PL_DISABLE_FORK="1")
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                              str(script)], env=env, capture_output=True, text=True, timeout=300)

@@ -11,7 +11,7 @@ from sgtr.cli.main import main
 from sgtr.inference.explain import explain_figure
 from sgtr.inference.predictor import Recognizer
 from sgtr.inference.preprocess import to_batch
-from test_read_api import crops, tiny_weights  # noqa: F401 (tiny_weights is a fixture)
+from tests.helpers.data import crops
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

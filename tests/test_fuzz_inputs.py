@@ -28,7 +28,7 @@ from sgtr.data.lmdb_writer import create_lmdb
 from sgtr.data.sample import Sample
 from sgtr.data.skips import Skip
 
-from fuzz_helpers import fresh_dir, fuzz_settings
+from tests.helpers.fuzz import fresh_dir, fuzz_settings
 
 FUZZ = fuzz_settings(60)
 

@@ -23,8 +23,8 @@ from sgtr.inference.weights import read_weights, write_weights
 from sgtr.models.factory import build_model
 from sgtr.serialization import CheckpointError, load_safe, save_atomic
 
-from engine_helpers import TINY_MODEL
-from fuzz_helpers import fresh_dir, fuzz_settings
+from tests.helpers.fuzz import fresh_dir, fuzz_settings
+from tests.helpers.models import TINY_MODEL
 
 FUZZ = fuzz_settings(40)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from host_checks import CHARSET, check_contract, narrow_host, words_batch
+from tests.helpers.hosts import CHARSET, check_contract, narrow_host, words_batch
 from sgtr.models.hosts.abinet import ABINet
 from sgtr.models.sgtr import sequence_loss
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from host_checks import CHARSET, factory_options, words_batch
+from tests.helpers.hosts import CHARSET, factory_options, words_batch
 from sgtr.inference.explain import explain_figure
 from sgtr.models.factory import build_model
 from sgtr.models.hosts.crnn import CRNN, ctc_loss

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from host_checks import CHARSET, words_batch
+from tests.helpers.hosts import CHARSET, words_batch
 from sgtr.models.hosts.pren import PREN, PoolingAggregator
 
 K, T = CHARSET.num_classes, CHARSET.max_steps

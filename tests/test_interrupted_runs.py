@@ -27,8 +27,9 @@ from sgtr.data.sample import Sample
 from sgtr.engine.trainer import resolve_resume, train
 from sgtr.serialization import load_safe
 
-from engine_helpers import tiny_config, tiny_lmdb
-from test_synth_lmdb import contents, font
+from tests.helpers.data import contents
+from tests.helpers.engine import tiny_config, tiny_lmdb
+from tests.helpers.render import font
 
 # Generous: a loaded CI machine starts Python, torch and Lightning slowly.
 START_TIMEOUT = 240.0

@@ -16,7 +16,8 @@ from sgtr.inference.onnx_export import export_onnx
 from sgtr.inference.predictor import Recognizer
 from sgtr.inference.preprocess import to_batch
 from sgtr.serialization import CheckpointError
-from test_read_api import crops, tiny_model, tiny_weights  # noqa: F401 (tiny_weights is a fixture)
+from tests.helpers.data import crops
+from tests.helpers.models import tiny_model
 
 
 @pytest.fixture(scope="module")

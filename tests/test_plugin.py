@@ -15,7 +15,7 @@ from sgtr.models.hosts.crnn import CRNN
 from sgtr.models.output import RecognizerOutput, Targets
 from sgtr.models.plugin import GTRPlugin, ctc_slots, ctc_steps, interval_overlaps, plugin_config
 from sgtr.models.sgtr import mutual_kl
-from test_vr_synth import render_batch
+from tests.helpers.render import render_batch
 
 CHARSET = Charset.from_spec("36")
 K, T = CHARSET.num_classes, CHARSET.max_steps

@@ -1,9 +1,5 @@
-"""``sgtr.Recognizer``: model files, input types, batching, branches, whitelist, lexicon and vertical crops.
-
-Also home of the tiny model the other reading tests (``test_read_cli``, ``test_weights``, ``test_onnx``,
-``test_explain``) import: an untrained narrow VR whose BatchNorm statistics are scrambled so that its (meaningless)
-readings differ from image to image, saved through the weights writer — no training needed.
-"""
+"""``sgtr.Recognizer``: model files, input types, batching, branches, whitelist, lexicon and vertical crops, read with
+the tiny scrambled VR (``tests.helpers.models``)."""
 
 from __future__ import annotations
 
@@ -23,40 +19,9 @@ from sgtr.engine.config import load_config
 from sgtr.inference.lexicon import Lexicon
 from sgtr.inference.predictor import Reading, Recognizer
 from sgtr.inference.preprocess import Preprocessor
-from sgtr.inference.spec import ModelSpec
-from sgtr.inference.weights import write_weights
-from sgtr.models.factory import build_model
 from sgtr.serialization import CheckpointError
-
-TINY = {"stem": [8], "widths": [16, 16, 32], "depths": [1, 1, 1], "fpn_channels": 16}
-CROPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmarks" / "IIIT5K_3000" / "images"
-
-
-def tiny_model(seed: int = 2) -> tuple[ModelSpec, torch.nn.Module]:
-    charset = Charset.from_spec("36")
-    torch.manual_seed(seed)
-    model = build_model("vr", charset, **TINY)
-    with torch.no_grad():  # fresh BatchNorm statistics make every image read the same; scrambled ones do not
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_var.uniform_(0.02, 0.2)
-                module.running_mean.normal_(0, 0.2)
-        model.seg_head[-1].weight.mul_(3)
-        model.seg_head[-1].bias[0] += 60  # background (= EOS) wins often enough for readings of many lengths
-    return ModelSpec("vr", charset, (32, 128), "small", TINY), model.eval()
-
-
-@pytest.fixture(scope="session")
-def tiny_weights(tmp_path_factory) -> Path:
-    spec, model = tiny_model()
-    return write_weights(model, spec, tmp_path_factory.mktemp("tiny") / "tiny.safetensors")
-
-
-def crops(n: int = 8) -> list[Path]:
-    """Real word crops from the shared benchmarks; the test is skipped without them."""
-    if not CROPS.is_dir():
-        pytest.skip(f"{CROPS} is not present")
-    return [CROPS / f"{i}.jpg" for i in range(1, n + 1)]
+from tests.helpers.data import crops
+from tests.helpers.models import TINY_MODEL, tiny_model
 
 
 @pytest.fixture
@@ -150,7 +115,7 @@ def test_vertical_crops_keep_the_most_confident_turn(recognizer):
 
 def test_training_checkpoints_and_weights_files_read_alike(tiny_weights, tmp_path):
     spec, model = tiny_model()
-    config = load_config(None, [f"model.options={TINY}"])
+    config = load_config(None, [f"model.options={TINY_MODEL}"])
     ckpt = tmp_path / "run.ckpt"
     torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
                 "sgtr": {"config": config, "charset": spec.charset.to_config()}}, ckpt)

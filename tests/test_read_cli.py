@@ -16,7 +16,7 @@ from PIL import Image
 
 from sgtr.cli.main import main
 from sgtr.inference.stream import expand_inputs
-from test_read_api import crops, tiny_weights  # noqa: F401 (tiny_weights is a fixture)
+from tests.helpers.data import crops
 
 BAD = ("corrupt.png", "empty.jpg", "text.png")
 

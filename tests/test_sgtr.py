@@ -23,7 +23,7 @@ from sgtr.models.decoding import decode
 from sgtr.models.factory import build_model
 from sgtr.models.gtr import GTR_PRESETS
 from sgtr.models.sgtr import SGTR, mutual_kl, sgtr_config
-from test_vr_synth import random_words, render_batch, render_word
+from tests.helpers.render import random_words, render_batch, render_word
 
 CHARSET = Charset.from_spec("36")
 K, T = CHARSET.num_classes, CHARSET.max_steps

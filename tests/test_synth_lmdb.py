@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
-import lmdb
 import numpy as np
 import pytest
 from PIL import Image
@@ -18,27 +16,13 @@ from sgtr.synth import writer
 from sgtr.synth.config import SynthConfig
 from sgtr.synth.render import SynthError, SynthGenerator
 from sgtr.synth.writer import shard_indices, write_shard
-
-FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-
-
-def font() -> str:
-    if not FONT.is_file():
-        pytest.skip("DejaVu fonts (fonts-dejavu-core) are not installed")
-    return str(FONT)
+from tests.helpers.data import contents
+from tests.helpers.render import font
 
 
 @pytest.fixture(scope="module")
 def generator() -> SynthGenerator:
     return SynthGenerator.build(SynthConfig(Charset.from_spec("94"), seed=3, font_dirs=(font(),)))
-
-
-def contents(path: Path) -> dict[bytes, bytes]:
-    env = lmdb.open(str(path), readonly=True, lock=False)
-    with env.begin() as txn:
-        items = dict(txn.cursor().iternext())
-    env.close()
-    return items
 
 
 def test_shard_holds_standard_keys_masks_and_boxes(tmp_path, generator):

@@ -9,7 +9,7 @@ from sgtr.data.charset import Charset
 from sgtr.models.factory import build_model
 from sgtr.models.output import RecognizerOutput, Targets
 from sgtr.models.vr import SegmentationRecognizer, area_counts, class_targets, order_targets, vr_config
-from test_vr_synth import render_batch
+from tests.helpers.render import render_batch
 
 CHARSET = Charset.from_spec("36")
 K, T = CHARSET.num_classes, CHARSET.max_steps

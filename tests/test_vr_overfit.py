@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from memorise import memorise
+from tests.helpers.memorise import memorise
 from sgtr.data.charset import Charset
 from sgtr.models.vr import SegmentationRecognizer
 

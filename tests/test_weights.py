@@ -19,7 +19,8 @@ from sgtr.inference.predictor import Recognizer
 from sgtr.inference.spec import FORMAT_VERSION
 from sgtr.inference.weights import read_weights, write_weights
 from sgtr.serialization import CheckpointError
-from test_read_api import TINY, crops, tiny_model, tiny_weights  # noqa: F401 (tiny_weights is a fixture)
+from tests.helpers.data import crops
+from tests.helpers.models import TINY_MODEL, tiny_model
 
 
 def logits(path: Path, images: torch.Tensor) -> torch.Tensor:
@@ -47,7 +48,7 @@ def test_metadata_describes_the_model(tiny_weights):
         meta = json.loads(f.metadata()["sgtr"])
     assert meta["format"] == "sgtr-weights" and meta["format_version"] == FORMAT_VERSION
     assert meta["sgtr_version"] == __version__ and meta["input_size"] == [32, 128]
-    assert meta["model"] == {"name": "vr", "preset": "small", "options": TINY}
+    assert meta["model"] == {"name": "vr", "preset": "small", "options": TINY_MODEL}
     assert meta["charset"]["name"] == "36" and meta["dtype"] == "float32"
     spec, state = read_weights(tiny_weights)
     assert spec.charset.num_classes == 37 and all(isinstance(t, torch.Tensor) for t in state.values())
@@ -100,7 +101,7 @@ def test_export_cli_writes_weights_from_a_training_checkpoint(tmp_path, capsys):
     spec, model = tiny_model()
     ckpt = tmp_path / "best.ckpt"
     torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
-                "sgtr": {"config": load_config(None, [f"model.options={TINY}"]),
+                "sgtr": {"config": load_config(None, [f"model.options={TINY_MODEL}"]),
                          "charset": spec.charset.to_config()}}, ckpt)
     out = tmp_path / "assets" / "default.safetensors"
     assert main(["export", str(ckpt), "--weights", str(out), "--half"]) == 0

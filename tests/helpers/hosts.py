@@ -16,7 +16,7 @@ from torch import nn
 from sgtr.data.charset import Charset
 from sgtr.models.factory import build_model
 from sgtr.models.output import RecognizerOutput, Targets
-from test_vr_synth import random_words, render_batch
+from tests.helpers.render import random_words, render_batch
 
 CHARSET = Charset.from_spec("36", max_length=8)
 
@@ -41,7 +41,7 @@ TINY_PLUGIN = {"plugin": {"seg_channels": 16, "order_channels": 16}}
 class Memorising:
     """How a host, alone and plugged, memorises 32 words in the overfit test: options over ``NARROW``, Adam's
     learning rate, the step budget (with room over the steps the seeded runs need), and whether BatchNorm
-    statistics are recomputed before each check (see ``memorise.memorise``)."""
+    statistics are recomputed before each check (see ``tests.helpers.memorise.memorise``)."""
 
     options: dict = field(default_factory=dict)
     lr: float = 2e-3

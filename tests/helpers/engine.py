@@ -1,4 +1,4 @@
-"""Shared pieces of the engine tests: a tiny LMDB of real word crops and a tiny training config."""
+"""What the engine tests share: a tiny LMDB of real training crops and a tiny training config of the tiny VR."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from pathlib import Path
 from sgtr.data.labels import parse_label_file
 from sgtr.data.lmdb_writer import create_lmdb
 from sgtr.engine.config import load_config
-
-TINY_MODEL = {"stem": [8], "widths": [16, 16, 32], "depths": [1, 1, 1], "fpn_channels": 16}
+from tests.helpers.models import TINY_MODEL
 
 
 def tiny_lmdb(shared_data: Path, out: Path, n: int = 32) -> Path:

@@ -10,7 +10,7 @@ from torch import nn
 
 from sgtr.data.charset import Charset
 from sgtr.models.decoding import decode
-from test_vr_synth import random_words, render_batch
+from tests.helpers.render import random_words, render_batch
 
 CHECK_EVERY = 10
 
