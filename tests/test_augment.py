@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 import torch
-from tests.helpers.engine import tiny_config, tiny_lmdb
 
 from sgtr.data.augment import Augment, AugmentPolicy
 from sgtr.data.charset import Charset
 from sgtr.engine.config import ConfigError, load_config
 from sgtr.engine.data import train_loader
+from tests.helpers.engine import tiny_config, tiny_lmdb
 
 WARP = AugmentPolicy(rotate=5, shear=15, scale=0.2, shift=0.1)
 EVERYTHING = AugmentPolicy(rotate=3, shear=12, scale=0.1, shift=0.08, low_res=1, blur=1, contrast=0.3, noise=8)

@@ -13,14 +13,13 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from sgtr.data.charset import Charset
-from sgtr.serialization import load_safe
 from sgtr.engine.config import ConfigError, load_config
 from sgtr.engine.curves import read_metrics
 from sgtr.engine.system import NonFiniteLossError
 from sgtr.engine.trainer import train
 from sgtr.models.factory import build_model
 from sgtr.models.weights import load_matching
-
+from sgtr.serialization import load_safe
 from tests.helpers.engine import tiny_config, tiny_lmdb
 from tests.helpers.models import TINY_MODEL
 

@@ -10,8 +10,14 @@ import pytest
 from PIL import Image
 
 from sgtr.data.sample import Sample
-from sgtr.evaluation.sources import (PredictionsFile, RapidOcr, SourceError, Tesseract, canonical_key,
-                                     parse_tesseract_tsv)
+from sgtr.evaluation.sources import (
+    PredictionsFile,
+    RapidOcr,
+    SourceError,
+    Tesseract,
+    canonical_key,
+    parse_tesseract_tsv,
+)
 
 
 def sample(key: str | Path) -> Sample:

@@ -27,7 +27,6 @@ from sgtr.data.labels import LabelledPath, parse_label_file
 from sgtr.data.lmdb_writer import create_lmdb
 from sgtr.data.sample import Sample
 from sgtr.data.skips import Skip
-
 from tests.helpers.fuzz import fresh_dir, fuzz_settings
 
 FUZZ = fuzz_settings(60)

@@ -22,7 +22,6 @@ from sgtr.inference.spec import ModelSpec
 from sgtr.inference.weights import read_weights, write_weights
 from sgtr.models.factory import build_model
 from sgtr.serialization import CheckpointError, load_safe, save_atomic
-
 from tests.helpers.fuzz import fresh_dir, fuzz_settings
 from tests.helpers.models import TINY_MODEL
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from tests.helpers.hosts import CHARSET, words_batch
 from sgtr.models.hosts.pren import PREN, PoolingAggregator
+from tests.helpers.hosts import CHARSET, words_batch
 
 K, T = CHARSET.num_classes, CHARSET.max_steps
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.helpers.hosts import CHARSET, check_contract, narrow_host, words_batch
 from sgtr.models.hosts.srn import SRN
+from tests.helpers.hosts import CHARSET, check_contract, narrow_host, words_batch
 
 
 def test_output_honours_the_host_contract():

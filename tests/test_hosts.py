@@ -12,8 +12,6 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.helpers.hosts import CHARSET, MEMORISING, NARROW, factory_options, words_batch
-from tests.helpers.memorise import memorise
 from sgtr.cli.main import main
 from sgtr.engine.config import load_config
 from sgtr.engine.trainer import charset_from_config, model_from_config
@@ -25,6 +23,8 @@ from sgtr.models.factory import build_model
 from sgtr.models.gtr import GTR_PRESETS
 from sgtr.models.plugin import GTRPlugin
 from sgtr.models.weights import load_matching
+from tests.helpers.hosts import CHARSET, MEMORISING, NARROW, factory_options, words_batch
+from tests.helpers.memorise import memorise
 from tests.helpers.render import render_batch, render_word
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sgtr.models.layers import (FPN, PositionAttention, PyramidPooling, ResNet, UNet, sinusoid, sinusoid_2d,
-                               sinusoid_grid)
+from sgtr.models.layers import (
+    FPN,
+    PositionAttention,
+    PyramidPooling,
+    ResNet,
+    UNet,
+    sinusoid,
+    sinusoid_2d,
+    sinusoid_grid,
+)
 
 
 def test_resnet_reports_the_levels_it_returns():

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.helpers.memorise import memorise
 from sgtr.data.charset import Charset
 from sgtr.models.vr import SegmentationRecognizer
+from tests.helpers.memorise import memorise
 
 MAX_STEPS = 250  # seeded runs reach 100% at step ~120 (~25 s on one core)
 
