@@ -180,3 +180,24 @@ def test_predictions_file_scores_lmdb_samples_by_index_without_decoding(tmp_path
     predictions.write_text("lmdb#1\tone\nlmdb#2\tTWO\nlmdb#3\tthree!\n", encoding="utf-8")
     result = evaluate_set("lmdb", open_dataset(db), PredictionsFile(predictions), get_protocol("62"))
     assert (result.scored, result.correct, result.skipped_bad, result.missing) == (3, 2, 0, 0)
+
+
+def test_means_count_ic13_once_and_every_scored_sample_is_kept(tmp_path):
+    """IC13_857 lies inside IC13_1015: the means count only the larger set, and each reading is in the result."""
+    class Echo:
+        name, needs_images = "echo", False
+
+        def predict(self, batch):
+            return [("right" if s.label == "right" else "wrong", None) for s in batch]
+
+    sets = {}
+    for name, labels in (("IC13_857", ["right", "x"]), ("IC13_1015", ["right", "x", "y", "z"]), ("SVT", ["right"])):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "labels.tsv").write_text("".join(f"{i}.png\t{t}\n" for i, t in enumerate(labels)))
+        sets[name] = open_dataset(tmp_path / name)
+    result = evaluate(sets, Echo(), get_protocol("36"))
+    assert result.distinct == ["IC13_1015", "SVT"] and result.left_out == {"IC13_857": "IC13_1015"}
+    assert result.distinct_mean.accuracy == pytest.approx((0.25 + 1.0) / 2)
+    assert result.weighted_mean.accuracy == pytest.approx(2 / 5)
+    assert [(s.label, s.prediction, s.correct) for s in result.sets[0].samples] == [("right", "right", True),
+                                                                                   ("x", "wrong", False)]

@@ -60,3 +60,28 @@ def test_plain_mean_weighs_sets_and_weighted_mean_weighs_samples():
 def test_means_leave_out_sets_with_nothing_scored():
     plain, weighted = mean_over_sets([_set("a", 10, 5, 0.5), _set("empty", 0, 0, 0.0)])
     assert (plain.accuracy, weighted.accuracy) == (0.5, 0.5)
+
+
+def test_public_bundle_names_and_ours_name_the_same_benchmark():
+    from sgtr.evaluation.benchmarks import canonical
+
+    assert canonical("IIIT5k_3000") == canonical("IIIT5K_3000") == "IIIT5K_3000"
+    assert canonical("SVT") == canonical("SVT_647") and canonical("SVTP") == canonical("SVTP_645")
+    assert canonical("CUTE80") == "CUTE80_288"
+    assert canonical("my_own_set") == "my_own_set"
+
+
+def test_distinct_sets_keep_the_larger_variant_of_ic13_and_ic15_and_one_of_each_duplicate():
+    from sgtr.evaluation.benchmarks import distinct_sets
+
+    names = ["IIIT5k_3000", "SVT", "IC13_857", "IC13_1015", "IC15_1811", "IC15_2077", "SVTP", "CUTE80",
+             "IIIT5K_3000"]
+    kept, left_out = distinct_sets(names)
+    assert kept == ["IIIT5k_3000", "SVT", "IC13_1015", "IC15_2077", "SVTP", "CUTE80"]
+    assert left_out == {"IC13_857": "IC13_1015", "IC15_1811": "IC15_2077", "IIIT5K_3000": "IIIT5k_3000"}
+
+
+def test_a_lone_smaller_variant_is_counted():
+    from sgtr.evaluation.benchmarks import distinct_sets
+
+    assert distinct_sets(["IC13_857", "SVT_647"]) == (["IC13_857", "SVT_647"], {})

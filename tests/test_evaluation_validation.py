@@ -31,8 +31,8 @@ class FakeBatch:
 def system(monkeypatch):
     """A system whose model reads a fixed text per label, with Lightning's logging and gathering stubbed."""
     readings = {"hello": "hello", "world": "wor1d", "sign": "", "exit": "exit"}
-    monkeypatch.setattr(system_module, "decode",
-                        lambda _output, _charset: [Reading(readings[label.lower().rstrip("!")]) for label in current_labels])
+    monkeypatch.setattr(system_module, "decode", lambda _output, _charset: [
+        Reading(readings[label.lower().rstrip("!")]) for label in current_labels])
     current_labels: list[str] = []
     model = torch.nn.Identity()
     s = RecognitionSystem(model, Charset.from_spec("36", max_length=25), {}, ["real", "synth"])

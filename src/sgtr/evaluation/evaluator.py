@@ -4,7 +4,8 @@ Each set is read in batches through a ``DataLoader`` whose collate keeps the ``S
 Unreadable samples go to the ``SkipLog`` (named once, counted per set); samples whose label is empty after the
 protocol's cleaning are counted apart and not sent to the source; samples the source has no prediction for are scored
 as the empty string and counted as missing. Only the ``predict`` calls are timed, so images/s measures the recognizer,
-not the image decoding.
+not the image decoding. Every scored sample's reading is kept (``SampleResult``), so two sources can be compared sample
+by sample. The means count each benchmark once (``sgtr.evaluation.benchmarks.distinct_sets``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from sgtr.data.sample import Sample
 from sgtr.data.skips import Skip, SkipLog
+from sgtr.evaluation.benchmarks import distinct_sets
 from sgtr.evaluation.labels_only import labels_only
 from sgtr.evaluation.metrics import Tally
 from sgtr.evaluation.protocols import Protocol
@@ -27,6 +29,17 @@ from sgtr.evaluation.sources import PredictionSource, needs_images
 log = logging.getLogger("sgtr.evaluation")
 
 PROGRESS_EVERY_S = 30.0  # a peer engine can take minutes per set; say how far it got now and then
+
+
+@dataclass
+class SampleResult:
+    """One scored sample: its key, raw label and reading ("" when the source had none), and whether it is right."""
+
+    key: str
+    label: str
+    prediction: str
+    confidence: float | None
+    correct: bool
 
 
 @dataclass
@@ -43,6 +56,7 @@ class SetResult:
     one_minus_ned: float | None
     mean_confidence: float | None
     images_per_second: float | None
+    samples: list[SampleResult] = field(default_factory=list)
 
 
 @dataclass
@@ -56,8 +70,10 @@ class EvaluationResult:
     source: str
     protocol: str
     sets: list[SetResult]
-    plain_mean: Mean  # every set counts the same
-    weighted_mean: Mean  # every sample counts the same
+    distinct: list[str]  # the sets the means count: one per benchmark
+    left_out: dict[str, str]  # set not counted → the variant of the same benchmark counted instead
+    distinct_mean: Mean  # every distinct set counts the same
+    weighted_mean: Mean  # every sample of the distinct sets counts the same
     skipped: list[str] = field(default_factory=list)  # "key: reason" of each unreadable sample, once
 
 
@@ -95,6 +111,7 @@ def evaluate_set(name: str, dataset: Dataset, source: PredictionSource, protocol
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=_as_list)
 
     tally = Tally()
+    scored: list[SampleResult] = []
     empty = missing = predicted = 0
     seconds = 0.0
     first_missing = ""
@@ -133,7 +150,9 @@ def evaluate_set(name: str, dataset: Dataset, source: PredictionSource, protocol
                 first_missing = first_missing or sample.key
             text, confidence = prediction or ("", None)
             cleaned = protocol.clean(text)
-            if not tally.add(cleaned, label, confidence) and errors is not None:
+            right = tally.add(cleaned, label, confidence)
+            scored.append(SampleResult(sample.key, sample.label, text, confidence, right))
+            if not right and errors is not None:
                 errors.write(json.dumps({
                     "set": name, "key": sample.key, "label": sample.label, "prediction": text,
                     "label_clean": label, "prediction_clean": cleaned, "confidence": confidence,
@@ -146,17 +165,19 @@ def evaluate_set(name: str, dataset: Dataset, source: PredictionSource, protocol
     return SetResult(
         name=name, scored=tally.count, correct=tally.correct, skipped_bad=bad, skipped_empty=empty, missing=missing,
         accuracy=tally.accuracy, one_minus_ned=tally.one_minus_ned, mean_confidence=tally.mean_confidence,
-        images_per_second=predicted / seconds if with_images and seconds > 0 else None)
+        images_per_second=predicted / seconds if with_images and seconds > 0 else None, samples=scored)
 
 
 def evaluate(sets: Mapping[str, Dataset], source: PredictionSource, protocol: Protocol, *,
              batch_size: int = 64, workers: int = 0, limit: int | None = None,
              skips: SkipLog | None = None, errors: TextIO | None = None) -> EvaluationResult:
-    """Score every named set with one source under one protocol, then average over the sets."""
+    """Score every named set with one source under one protocol, then average over the distinct sets."""
     skips = skips if skips is not None else SkipLog()
     results = [evaluate_set(name, dataset, source, protocol, batch_size=batch_size, workers=workers, limit=limit,
                             skips=skips, errors=errors)
                for name, dataset in sets.items()]
-    plain, weighted = mean_over_sets(results)
-    return EvaluationResult(source=source.name, protocol=protocol.name, sets=results, plain_mean=plain,
-                            weighted_mean=weighted, skipped=[str(s) for s in skips.skips])
+    distinct, left_out = distinct_sets([r.name for r in results])
+    plain, weighted = mean_over_sets([r for r in results if r.name in distinct])
+    return EvaluationResult(source=source.name, protocol=protocol.name, sets=results, distinct=distinct,
+                            left_out=left_out, distinct_mean=plain, weighted_mean=weighted,
+                            skipped=[str(s) for s in skips.skips])

@@ -1,6 +1,8 @@
 """Rendering of an ``EvaluationResult``: a Markdown table for people and a JSON document for programs.
 
-The table shows rates as percentages with two decimals, as papers do; the JSON keeps the exact fractions.
+The table shows rates as percentages with two decimals, as papers do, then the mean over the distinct sets and the
+size-weighted mean, with a footer naming any set the means leave out; the JSON keeps the exact fractions and every
+scored sample's reading.
 """
 
 from __future__ import annotations
@@ -30,14 +32,27 @@ def to_markdown(result: EvaluationResult) -> str:
              "–" if s.images_per_second is None else f"{s.images_per_second:.1f}"]
             for s in result.sets]
     if len(result.sets) > 1:
-        rows.append(_mean_row("mean over sets", result.plain_mean))
-        rows.append(_mean_row("mean over samples", result.weighted_mean, str(sum(s.scored for s in result.sets))))
+        counted = sum(s.scored for s in result.sets if s.name in result.distinct)
+        rows.append(_mean_row("mean over distinct sets", result.distinct_mean))
+        rows.append(_mean_row("size-weighted mean", result.weighted_mean, str(counted)))
     lines = [f"Source: {result.source}. Protocol {result.protocol}"
              + (f" ({protocol.description})." if protocol else "."), "",
              "| " + " | ".join(_HEADER) + " |",
              "|" + "|".join(["---"] + ["---:"] * (len(_HEADER) - 1)) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
+    if len(result.sets) > 1:
+        lines += ["", means_footer(result)]
     return "\n".join(lines) + "\n"
+
+
+def means_footer(result: EvaluationResult) -> str:
+    """What the two mean rows count, in one sentence."""
+    text = (f"Means over {len(result.distinct)} distinct sets ({', '.join(result.distinct)}); the size-weighted mean "
+            "weighs each by its scored samples.")
+    if result.left_out:
+        text += " Left out of the means, to count each benchmark once: " + ", ".join(
+            f"{name} ({kept} is counted)" for name, kept in result.left_out.items()) + "."
+    return text
 
 
 def to_dict(result: EvaluationResult) -> dict:
