@@ -7,9 +7,11 @@ A cell times ``Recognizer.predict`` over already-decoded PIL images — the resi
 and the decoder, not the file decoding — and reports the fastest and the median of the timed rounds: on a shared
 CPU the fastest is the least disturbed. ``--model vr`` (the default) and ``--model sgtr`` time a fresh, untrained
 ``small`` model at 32×128 (speed does not depend on the weights); ``--model`` also takes a .ckpt or .safetensors,
-whose ONNX export is made on the fly.
+whose ONNX export is made on the fly. ``--threads 0`` is the library's default (``default_threads()``); ``--busy 0 1``
+times each cell alone and again beside one other process spinning on a core, as when another job shares the CPU.
 
     .venv/bin/python benchmarks/read_speed.py                         # 1 thread, batches 1 and 32
+    .venv/bin/python benchmarks/read_speed.py --threads 0 1 2 --busy 0 1 --batches 32 --rounds 8   # contention
     .venv/bin/python benchmarks/read_speed.py --model sgtr --threads 2 --int8   # the S-GTR speed target (#7)
     .venv/bin/python benchmarks/read_speed.py --threads 2 --note "idle machine"
 """
@@ -17,6 +19,7 @@ whose ONNX export is made on the fly.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -59,10 +62,9 @@ def one_cell(model: str, batch: int, threads: int, rounds: int) -> dict:
 
     from sgtr.inference.predictor import Recognizer
 
-    torch.set_num_threads(threads)
     data = images(batch)
     before = rss_mb()
-    recognizer = Recognizer(model, device="cpu", batch_size=batch, threads=threads)
+    recognizer = Recognizer(model, device="cpu", batch_size=batch, threads=threads or None)
     recognizer.predict(data)  # warm-up: first-call allocations and ONNX Runtime's graph preparation
     seconds = []
     for _ in range(rounds):
@@ -120,31 +122,44 @@ def main() -> None:
     parser.add_argument("--model", default="vr",
                         help="a .ckpt or .safetensors model, or 'vr' / 'sgtr' for an untrained small one (default: vr)")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32])
-    parser.add_argument("--threads", type=int, default=1, help="torch and ONNX Runtime intra-op threads")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1],
+                        help="torch and ONNX Runtime intra-op threads; 0: the library's default (default: 1)")
+    parser.add_argument("--busy", type=int, nargs="+", default=[0],
+                        help="other processes spinning on a core while a cell is timed (default: 0)")
     parser.add_argument("--rounds", type=int, default=0, help="timed rounds per cell (default: ~64 images' worth)")
     parser.add_argument("--int8", action="store_true", help="add ONNX Runtime on the int8-quantised graph")
     parser.add_argument("--note", default="", help="a line about the conditions, printed under the table")
     parser.add_argument("--cell", nargs=2, metavar=("FILE", "BATCH"), help=argparse.SUPPRESS)  # child process
     args = parser.parse_args()
     if args.cell:
-        print(json.dumps(one_cell(args.cell[0], int(args.cell[1]), args.threads, args.rounds)))
+        print(json.dumps(one_cell(args.cell[0], int(args.cell[1]), args.threads[0], args.rounds)))
         return
+
+    from sgtr.inference.runtimes import default_threads
 
     with tempfile.TemporaryDirectory() as tmp:
         name, files = prepare_models(args.model, Path(tmp), args.int8)
         rows = []
-        for batch in args.batches:
+        for batch, threads, busy in itertools.product(args.batches, args.threads, args.busy):
             rounds = args.rounds or max(5, 64 // batch)
             for runtime, file in files.items():
-                result = subprocess.run([sys.executable, __file__, "--cell", file, str(batch), "--threads",
-                                         str(args.threads), "--rounds", str(rounds)],
-                                        capture_output=True, text=True, check=True)
+                spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
+                try:
+                    result = subprocess.run([sys.executable, __file__, "--cell", file, str(batch), "--threads",
+                                             str(threads), "--rounds", str(rounds)],
+                                            capture_output=True, text=True, check=True)
+                finally:
+                    for spinner in spinners:
+                        spinner.kill()
+                        spinner.wait()
                 cell = json.loads(result.stdout.strip().splitlines()[-1])
-                rows.append(f"| {runtime} | {batch} | {cell['best']:.1f} | {cell['median']:.1f} | "
+                shown = f"{default_threads()} (default)" if threads == 0 else str(threads)
+                rows.append(f"| {runtime} | {batch} | {shown} | {busy} | {cell['best']:.1f} | {cell['median']:.1f} | "
                             f"{cell['peak_mb']:.0f} | {cell['model_mb']:.0f} |")
-    print(f"Reading speed of {name}; {machine()}, {args.threads} thread(s).\n")
-    print("| runtime | batch | images/s (best) | images/s (median) | peak RSS (MB) | model RSS (MB) |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(f"Reading speed of {name}; {machine()}.\n")
+    print("| runtime | batch | threads | busy processes beside | images/s (best) | images/s (median) | "
+          "peak RSS (MB) | model RSS (MB) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     print("\n".join(rows))
     if args.note:
         print(f"\n{args.note}")

@@ -36,7 +36,8 @@ def register(subparsers) -> None:
     p.add_argument("--runtime", choices=("torch", "onnx"),
                    help="PyTorch or ONNX Runtime (default: onnx for .onnx models, else torch)")
     p.add_argument("--device", default="auto", help="auto (a CUDA GPU when there is one), cpu, cuda, cuda:N")
-    p.add_argument("--threads", type=positive_int, metavar="N", help="compute threads (default: the library's choice)")
+    p.add_argument("--threads", type=positive_int, metavar="N",
+                   help="compute threads of PyTorch or ONNX Runtime (default: half the CPUs, at least 1)")
     p.add_argument("--batch-size", type=positive_int, default=32, metavar="N")
     p.add_argument("--workers", type=non_negative_int, default=2, metavar="N",
                    help="image-decoding worker processes (0: decode in the main process)")
@@ -51,6 +52,12 @@ def register(subparsers) -> None:
     p.add_argument("--rotate-vertical", action="store_true",
                    help="also read crops taller than 1.5x their width turned by +-90 degrees; keep the most "
                         "confident reading")
+    p.add_argument("--detect", action="store_true",
+                   help="each PATH is a photo: find its text lines (the rapidocr wheel's detector) and print one "
+                        "row per word, in reading order, with its box")
+    p.add_argument("--annotate", type=Path, metavar="OUT.png",
+                   help="with --detect: draw the boxes and readings over the photo to OUT.png (several photos: "
+                        "OUT is a folder, one <name>.annotated.png each)")
     p.set_defaults(func=run)
 
 
@@ -98,10 +105,6 @@ def _open(args: argparse.Namespace):
     from sgtr.models.decoding import allowed_classes
     from sgtr.serialization import CheckpointError
 
-    if args.threads is not None:
-        import torch
-
-        torch.set_num_threads(args.threads)
     try:
         recognizer = Recognizer(args.model, runtime=args.runtime, device=args.device, batch_size=args.batch_size,
                                 threads=args.threads)
@@ -131,7 +134,13 @@ def run(args: argparse.Namespace) -> int:
     from sgtr.data.skips import Skip, SkipLog
     from sgtr.inference.stream import expand_inputs, prepared_batches
 
+    if args.annotate is not None and not args.detect:
+        raise CommandError("--annotate draws detected words: add --detect")
     recognizer, lexicon = _open(args)
+    if args.detect:
+        from sgtr.cli.read_photos import run_photos
+
+        return run_photos(args, recognizer, lexicon)
     paths, problems = expand_inputs(args.paths)
     skips = SkipLog()
     skips.extend(problems)

@@ -79,7 +79,7 @@ def open_runtime(path: str | Path | None = None, runtime: str | None = None, dev
         raise ValueError(f"unknown runtime {runtime!r}; choose one of: {', '.join(RUNTIMES)}")
     if runtime == "torch":
         spec, model = load_model(path)
-        return spec, TorchRuntime(model, device)
+        return spec, TorchRuntime(model, device, threads)
     if path.suffix != ".onnx":
         raise CheckpointError(f"{path}: runtime 'onnx' runs .onnx files; make one with "
                               f"'sgtr export {path} --onnx OUT.onnx'")

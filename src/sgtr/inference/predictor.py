@@ -56,7 +56,8 @@ class Recognizer:
     """A model ready to read. ``model``: a training checkpoint (``.ckpt``), a weights file (``.safetensors``), an
     ONNX export (``.onnx``, run in ONNX Runtime), an in-memory ``nn.Module`` with its ``spec``, or None for the
     bundled default model. ``device``: ``auto`` (a CUDA GPU when there is one), ``cpu``, ``cuda``, ``cuda:1``...
-    ``threads``: ONNX Runtime's intra-op threads (PyTorch's are process-wide: ``torch.set_num_threads``)."""
+    ``threads``: the compute threads of one forward pass, in either runtime (default: half the CPUs; see
+    ``runtimes.py``). PyTorch's count is process-wide: this recognizer sets it before each forward pass."""
 
     def __init__(self, model: str | Path | nn.Module | None = None, *, spec: ModelSpec | None = None,
                  runtime: str | None = None, device: str | torch.device = "auto", batch_size: int = 32,
@@ -64,7 +65,7 @@ class Recognizer:
         if isinstance(model, nn.Module):
             if spec is None:
                 raise ValueError("an in-memory model needs its ModelSpec (spec=...)")
-            self.spec, self.runtime = spec, TorchRuntime(model, device)
+            self.spec, self.runtime = spec, TorchRuntime(model, device, threads)
         else:
             self.spec, self.runtime = open_runtime(model, runtime, device, threads)
         self.batch_size = batch_size
@@ -78,7 +79,7 @@ class Recognizer:
         return self.spec.input_size
 
     def preprocessor(self, rotate_vertical: bool = False) -> Preprocessor:
-        return Preprocessor(self.input_size, rotate_vertical)
+        return Preprocessor(self.input_size, rotate_vertical, self.spec.keep_ratio)
 
     def predict(self, images: ImageInput | Iterable[ImageInput], *, branches: bool = False,
                 whitelist: Iterable[str] | None = None, lexicon: Lexicon | Iterable[str] | None = None,

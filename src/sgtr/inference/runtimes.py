@@ -4,10 +4,17 @@ Both take (B, 3, H, W) float images in [-1, 1] on the CPU and return outputs who
 predictor decodes them the same way. The PyTorch runtime returns the model's full output (segmentation, order maps,
 extras — what ``explain`` draws); the ONNX runtime returns what the exported graph holds: the final logits and, when
 exported with them, the branches' logits.
+
+``threads`` means the same in both: the intra-op threads one forward pass computes with (PyTorch's
+``torch.set_num_threads``, which is process-wide and so set before each call that needs it; ONNX Runtime's
+``intra_op_num_threads``). The default, ``default_threads()``, is half the CPUs this process may run on: a reader
+that takes every core stalls whenever another process needs one, since each forward pass waits for its slowest
+thread.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -31,15 +38,24 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
+def default_threads() -> int:
+    """Half the CPUs this process may run on, at least one."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cpus // 2)
+
+
 class TorchRuntime:
     name = "torch"
 
-    def __init__(self, model: nn.Module, device: str | torch.device = "auto"):
+    def __init__(self, model: nn.Module, device: str | torch.device = "auto", threads: int | None = None):
         self.device = resolve_device(device)
         self.model = model.eval().to(self.device)
+        self.threads = threads or default_threads()
 
     @torch.inference_mode()
     def __call__(self, images: torch.Tensor) -> RecognizerOutput:
+        if torch.get_num_threads() != self.threads:  # another runtime in this process may have changed it
+            torch.set_num_threads(self.threads)
         out = self.model(images.to(self.device, non_blocking=True))
         if self.device.type == "cpu":
             return out
@@ -53,7 +69,7 @@ class TorchRuntime:
 
 class OnnxRuntime:
     """An ``sgtr export --onnx`` file in an ONNX Runtime session; ``threads`` sets ``intra_op_num_threads``
-    (None lets ONNX Runtime use every core). ``device`` ``cuda[:N]`` asks for the CUDA provider, which only
+    (None: ``default_threads()``). ``device`` ``cuda[:N]`` asks for the CUDA provider, which only
     onnxruntime-gpu has; ``auto`` takes it when present."""
 
     name = "onnx"
@@ -64,8 +80,7 @@ class OnnxRuntime:
         from sgtr.inference.onnx_export import read_onnx_metadata
 
         options = ort.SessionOptions()
-        if threads is not None:
-            options.intra_op_num_threads = threads
+        self.threads = options.intra_op_num_threads = threads or default_threads()
         providers: list = ["CPUExecutionProvider"]
         has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
         device = str(device)
