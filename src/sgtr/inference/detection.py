@@ -24,6 +24,8 @@ from importlib import resources
 
 import numpy as np
 
+from sgtr.inference.runtimes import default_threads
+
 DETECTOR_FILE = "PP-OCRv6_det_small.onnx"
 CLASSIFIER_FILE = "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
 EXTRA = "pip install 'sgtr[pretrained]'"
@@ -63,8 +65,7 @@ def _session(name: str, threads: int | None):
     except ModuleNotFoundError:
         raise DetectorMissing(f"text detection needs ONNX Runtime: {EXTRA}") from None
     options = ort.SessionOptions()
-    if threads is not None:
-        options.intra_op_num_threads = threads
+    options.intra_op_num_threads = threads or default_threads()
     with resources.as_file(model_file(name)) as path:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
@@ -123,7 +124,8 @@ class TextDetector:
     """Text lines in RGB photos (``detect``) and which of them are upside down (``upside_down``).
 
     ``max_side``: the longest side the detector sees (photos are scaled down to it, never up); larger finds smaller
-    text and costs time quadratically. ``threads``: ONNX Runtime's intra-op threads."""
+    text and costs time quadratically. ``threads``: ONNX Runtime's intra-op threads (default: half the CPUs, as
+    the recognizer's)."""
 
     def __init__(self, max_side: int = 960, threshold: float = 0.3, box_threshold: float = 0.6,
                  unclip_ratio: float = 1.5, threads: int | None = None):

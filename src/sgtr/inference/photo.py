@@ -46,8 +46,9 @@ WORD_MARGIN = 0.15  # of the ink height, kept on each side of a word's ink
 @dataclass
 class PhotoWord:
     """One reading in a photo: ``box`` four [x, y] corners, clockwise from the top-left of the text as read;
-    ``text``, ``confidence`` and ``char_probs`` as in a ``Reading``; ``line``: the index of its line in reading
-    order; ``detection``: the detector's score of that line; ``branches``: per-branch readings when asked for."""
+    ``text``, ``confidence`` and ``char_probs`` as in a ``Reading``; ``line``: the index of its row of text in
+    reading order (detected lines side by side make one row); ``detection``: the detector's score of the line
+    it was found in; ``branches``: per-branch readings when asked for."""
 
     box: list[list[float]]
     text: str
@@ -77,7 +78,7 @@ class PhotoReading:
 
     @property
     def text(self) -> str:
-        """The words joined by spaces, one line of text per detected line."""
+        """The words joined by spaces, one line of text per row."""
         lines: dict[int, list[str]] = {}
         for word in self.words:
             lines.setdefault(word.line, []).append(word.text)
@@ -96,20 +97,20 @@ class PhotoReader:
         self.detector = detector or TextDetector()
         self.mode = mode or ("lines" if " " in recognizer.charset.symbols else "words")
 
-    def read(self, image: ImageInput, *, branches: bool = False, whitelist: Iterable[str] | None = None,
-             lexicon: Lexicon | Iterable[str] | None = None) -> PhotoReading:
-        """Find and read the words of one photo; ``branches``, ``whitelist`` and ``lexicon`` as in
-        ``Recognizer.predict``, applied to each word (or line)."""
+    def read(self, image: ImageInput, *, boxes: list[TextBox] | None = None, branches: bool = False,
+             whitelist: Iterable[str] | None = None, lexicon: Lexicon | Iterable[str] | None = None) -> PhotoReading:
+        """Find and read the words of one photo; ``boxes``: its lines when already detected. ``branches``,
+        ``whitelist`` and ``lexicon`` as in ``Recognizer.predict``, applied to each word (or line)."""
         rgb = np.asarray(to_rgb(image))
-        boxes = self.detector.detect(rgb)
+        if boxes is None:
+            boxes = self.detector.detect(rgb)
         lines = [_upright(box.corners) for box in boxes]
         crops = [rectify(rgb, corners) for corners in lines]
         for i in np.flatnonzero(self.detector.upside_down(crops)):
             lines[i] = np.roll(lines[i], -2, axis=0)
             crops[i] = np.ascontiguousarray(crops[i][::-1, ::-1])
-        order = reading_order(lines)
-        pieces: list[tuple[int, TextBox, np.ndarray, np.ndarray]] = []  # (line, its box, word corners, crop)
-        for rank, i in enumerate(order):
+        pieces: list[tuple[int, TextBox, np.ndarray, np.ndarray]] = []  # (row, its box, word corners, crop)
+        for rank, i in reading_order(lines):
             spans = [(0, crops[i].shape[1])] if self.mode == "lines" else split_words(crops[i])
             for x0, x1 in spans:
                 pieces.append((rank, boxes[i], _span_corners(lines[i], crops[i].shape, x0, x1),
@@ -183,9 +184,9 @@ def split_words(crop: np.ndarray) -> list[tuple[int, int]]:
     return [(max(0, int(s) - margin), min(width, int(e) + margin)) for s, e in zip(starts, ends)]
 
 
-def reading_order(lines: list[np.ndarray]) -> list[int]:
-    """Indices of line corner arrays in reading order: rows of vertically overlapping lines top to bottom, each row
-    left to right."""
+def reading_order(lines: list[np.ndarray]) -> list[tuple[int, int]]:
+    """(row, index) of each line corner array in reading order: rows of vertically overlapping lines top to bottom,
+    each row left to right."""
     if not lines:
         return []
     tops = np.array([c[:, 1].min() for c in lines])
@@ -201,7 +202,7 @@ def reading_order(lines: list[np.ndarray]) -> list[int]:
                 row.append(int(i))
                 continue
         rows.append([int(i)])
-    return [i for row in rows for i in sorted(row, key=lambda k: lefts[k])]
+    return [(rank, i) for rank, row in enumerate(rows) for i in sorted(row, key=lambda k: lefts[k])]
 
 
 def annotate(image: ImageInput, reading: PhotoReading) -> Image.Image:
