@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from sgtr.cli import data, evaluate, explain, export, read, synth, train
+from sgtr.cli import compare, data, evaluate, explain, export, read, synth, train
 from sgtr.cli.errors import CommandError
 
 # The subcommands, in the order ``sgtr --help`` lists them: each module has a ``register(subparsers)`` function.
@@ -19,6 +19,7 @@ SUBCOMMANDS = (
     data,
     synth,
     evaluate,
+    compare,
     train,
     read,
     export,

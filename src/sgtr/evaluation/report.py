@@ -61,3 +61,31 @@ def to_dict(result: EvaluationResult) -> dict:
 
 def write_json(result: EvaluationResult, path: str | Path) -> None:
     Path(path).write_text(json.dumps(to_dict(result), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _points(value: float) -> str:
+    return f"{100 * value:+.2f}"
+
+
+def comparison_to_markdown(comparison) -> str:
+    """A ``sgtr.evaluation.comparison.Comparison`` as a Markdown table: one row per set, then the distinct mean."""
+    c = comparison
+    header = ("set", "paired", "A %", "B %", "A − B", "95 % interval", "only A right", "only B right", "McNemar p")
+    lines = [f"A: {c.a}. B: {c.b}. Protocol {c.protocol}.", "",
+             "| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    for s in c.sets:
+        lines.append(f"| {s.name} | {s.paired} | {100 * s.accuracy_a:.2f} | {100 * s.accuracy_b:.2f} | "
+                     f"{_points(s.gap)} | [{_points(s.low)}, {_points(s.high)}] | {s.a_only} | {s.b_only} | "
+                     f"{s.p_value:.3g} |")
+    lines.append(f"| mean over distinct sets | | | | {_points(c.mean_gap)} | [{_points(c.mean_low)}, "
+                 f"{_points(c.mean_high)}] | | | {c.mean_p_value:.3g} |")
+    notes = [f"Gaps in accuracy points; 95 % intervals by paired bootstrap over each set's samples ({c.resamples} "
+             f"resamples, seed {c.seed}); McNemar's exact two-sided test on the samples only one side reads right "
+             f"(pooled over the distinct sets in the last row). Distinct sets: {', '.join(c.distinct)}."]
+    unpaired = sum(s.unpaired for s in c.sets)
+    if unpaired:
+        notes.append(f"{unpaired} samples scored on one side only are left out.")
+    for side, names in (("A", c.only_in_a), ("B", c.only_in_b)):
+        if names:
+            notes.append(f"Only {side} scored {', '.join(names)}; left out.")
+    return "\n".join(lines + ["", " ".join(notes)]) + "\n"
