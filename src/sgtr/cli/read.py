@@ -21,6 +21,9 @@ from sgtr.cli.errors import CommandError
 
 FORMATS = ("text", "jsonl", "csv")
 DIGITS = 4  # probabilities in the output
+# In the text format a tab or line break inside a path would split its line; they are written as \t, \n, \r.
+# Backslashes stay as they are: charset 94 reads them, and the predictions format has always kept them.
+TEXT_ESCAPES = str.maketrans({"\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def register(subparsers) -> None:
@@ -42,7 +45,8 @@ def register(subparsers) -> None:
     p.add_argument("--workers", type=non_negative_int, default=2, metavar="N",
                    help="image-decoding worker processes (0: decode in the main process)")
     p.add_argument("--format", choices=FORMATS, default="text",
-                   help="text: PATH<TAB>TEXT<TAB>CONFIDENCE lines; jsonl: one JSON object per image with "
+                   help="text: PATH<TAB>TEXT<TAB>CONFIDENCE lines (tabs and line breaks in paths written as \\t, \\n, "
+                        "\\r); jsonl: one JSON object per image with "
                         "per-character probabilities; csv: a header, then path,text,confidence rows")
     p.add_argument("--branches", action="store_true",
                    help="also print each branch's reading (e.g. vr, lm, gtr, fused for S-GTR)")
@@ -79,7 +83,8 @@ class Writer:
             branch_texts = [reading.branches[n].text for n in self.branch_names]
             if self.fmt == "text":
                 extra = "".join(f"\t{n}={t}" for n, t in zip(self.branch_names, branch_texts))
-                self.out.write(f"{path}\t{reading.text}\t{confidence}{extra}\n")
+                line = "\t".join(field.translate(TEXT_ESCAPES) for field in (path, reading.text))
+                self.out.write(f"{line}\t{confidence}{extra}\n")
             elif self.csv is not None:
                 self.csv.writerow([path, reading.text, confidence, *branch_texts])
             else:
@@ -102,6 +107,7 @@ def _open(args: argparse.Namespace):
     """The recognizer, the lexicon and the whitelist, or a one-line ``CommandError``."""
     from sgtr.inference.lexicon import Lexicon
     from sgtr.inference.predictor import Recognizer
+    from sgtr.data.charset import UNK_SYMBOL
     from sgtr.models.decoding import allowed_classes
     from sgtr.serialization import CheckpointError
 
@@ -127,6 +133,11 @@ def _open(args: argparse.Namespace):
             allowed_classes(charset, args.whitelist, charset.num_classes)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        symbols = set(charset.symbols) | {UNK_SYMBOL}
+        outside = sorted({c for c in args.whitelist if charset.normalize(c) not in symbols})
+        if outside:
+            print(f"sgtr read: --whitelist characters outside charset {charset.name!r} ignored: "
+                  f"{''.join(outside)!r}", file=sys.stderr)
     return recognizer, lexicon
 
 
@@ -160,5 +171,5 @@ def run(args: argparse.Namespace) -> int:
         print("sgtr read: this model has no branch outputs (an ONNX file exported without --branches?)",
               file=sys.stderr)
     skipped = skips.summary() if len(skips) else "none skipped"
-    print(f"sgtr read: {read} images read in {seconds:.1f} s, {skipped}", file=sys.stderr)
+    print(f"sgtr read: {read} image{'' if read == 1 else 's'} read in {seconds:.1f} s, {skipped}", file=sys.stderr)
     return 0 if read else 1

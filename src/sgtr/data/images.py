@@ -7,7 +7,9 @@ counted skip instead of a crash.
 
 from __future__ import annotations
 
+import errno
 import io
+import os
 import warnings
 from pathlib import Path
 
@@ -69,9 +71,14 @@ def load_image(path: str | Path) -> Image.Image:
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
-        raise BadImage("file not found") from None
+        raise BadImage("broken symbolic link (its target does not exist)" if os.path.islink(path)
+                       else "file not found") from None
     except IsADirectoryError:
         raise BadImage("is a directory, not an image") from None
-    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-        raise BadImage(f"cannot read file ({getattr(exc, 'strerror', None) or exc})") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise BadImage("symbolic link loop (the link leads back to itself)") from None
+        raise BadImage(f"cannot read file ({exc.strerror or exc})") from None
+    except ValueError as exc:  # a NUL byte in the path
+        raise BadImage(f"cannot read file ({exc})") from None
     return decode_image(data)

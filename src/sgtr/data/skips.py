@@ -55,4 +55,4 @@ class SkipLog:
         if not self.skips:
             return "no samples skipped"
         parts = ", ".join(f"{n} {reason}" for reason, n in self.by_reason().most_common())
-        return f"{len(self.skips)} samples skipped ({parts})"
+        return f"{len(self.skips)} sample{'' if len(self.skips) == 1 else 's'} skipped ({parts})"

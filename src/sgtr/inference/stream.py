@@ -41,8 +41,8 @@ def _folder_images(folder: str) -> list[str]:
 
 
 def _expand_one(arg: str) -> tuple[list[str], Skip | None]:
-    if os.path.isfile(arg):
-        return [arg], None
+    if os.path.isfile(arg) or (os.path.islink(arg) and not os.path.exists(arg)):
+        return [arg], None  # a broken link or a loop is named as one by the image loader, as in a folder scan
     if os.path.isdir(arg):
         found = _folder_images(arg)
         return found, None if found else Skip(arg, "folder holds no image files")
