@@ -1,5 +1,4 @@
 import pytest
-import torch
 
 from sgtr.data.charset import EOS_ID, PAD_ID, UNK_SYMBOL, Charset, LabelError
 
@@ -65,12 +64,6 @@ def test_decode_stops_at_first_eos_and_ignores_padding():
     cs = Charset.from_spec("36")
     assert cs.decode([11, 12, EOS_ID, 13]) == "ab"
     assert cs.decode([11, PAD_ID, 12]) == "ab"
-
-
-def test_ctc_decoding_collapses_repeats_and_blanks():
-    cs = Charset.from_spec("36")
-    a, b = cs.encode("a")[0], cs.encode("b")[0]
-    assert cs.decode_ctc(torch.tensor([a, a, 0, a, b, b, 0])) == "aab"
 
 
 def test_config_round_trip_gives_equal_charset():

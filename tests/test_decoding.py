@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from sgtr.data.charset import Charset
-from sgtr.models.decoding import allowed_classes, decode
+from sgtr.models.decoding import allowed_classes, ctc_emitting, decode
 from sgtr.models.output import RecognizerOutput
 
 CHARSET = Charset.from_spec("36")  # ids: 1..10 = '0'..'9', 11..36 = 'a'..'z'
@@ -62,6 +62,11 @@ def test_batch_rows_are_independent_and_output_wrapper_works():
 def test_log_probabilities_and_raw_logits_decode_alike():
     logits = torch.randn(3, 7, K)
     assert [p.text for p in decode(logits, CHARSET)] == [p.text for p in decode(logits.log_softmax(-1), CHARSET)]
+
+
+def test_ctc_emitting_marks_the_first_frame_of_each_run_of_a_character():
+    ids = torch.tensor([[3, 3, 0, 3, 4, 4, 0], [0, 0, 5, 0, 5, 5, 5]])
+    assert ctc_emitting(ids).int().tolist() == [[1, 0, 0, 1, 1, 0, 0], [0, 0, 1, 0, 1, 0, 0]]
 
 
 def test_ctc_collapses_repeats_and_drops_blanks():

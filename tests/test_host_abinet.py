@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.helpers.hosts import CHARSET, check_contract, narrow_host, words_batch
 from sgtr.models.hosts.abinet import ABINet
-from sgtr.models.sgtr import sequence_loss
+from sgtr.models.losses import sequence_loss
+from tests.helpers.hosts import CHARSET, check_contract, narrow_host, words_batch
 
 
 def test_output_honours_the_host_contract():

@@ -6,10 +6,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from tests.helpers.hosts import CHARSET, factory_options, words_batch
 from sgtr.inference.explain import explain_figure
 from sgtr.models.factory import build_model
-from sgtr.models.hosts.crnn import CRNN, ctc_loss
+from sgtr.models.hosts.crnn import CRNN
+from sgtr.models.losses import ctc_loss
+from tests.helpers.hosts import CHARSET, factory_options, words_batch
 
 K = CHARSET.num_classes
 

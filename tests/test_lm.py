@@ -7,7 +7,7 @@ import torch
 
 from sgtr.data.charset import PAD_ID
 from sgtr.models.language import LM_PRESETS, LanguageModel, LMConfig
-from sgtr.models.sgtr import sequence_loss
+from sgtr.models.losses import sequence_loss
 
 K, T = 37, 26
 

@@ -2,13 +2,14 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
+from sgtr.data.batching import RatioBatchSampler, collate
 from sgtr.data.charset import EOS_ID, PAD_ID, Charset
-from sgtr.data.loading import RatioBatchSampler, collate
 from sgtr.data.sample import Sample
 from sgtr.data.skips import Skip
-from sgtr.data.transforms import Prepare, instance_to_position
+from sgtr.data.transforms import Prepare, instance_to_position, normalise
 
 
 def test_ratio_sampler_draws_each_source_by_ratio_in_every_batch():
@@ -63,6 +64,14 @@ def test_collate_stacks_images_targets_and_keeps_skips():
              prep(Sample("b", Image.new("RGB", (30, 10)), "c"))]
     batch = collate(items, max_steps=6)
     assert batch.images.shape == (2, 3, 8, 16) and batch.images.max() == 1.0 and batch.images.min() == -1.0
-    assert batch.ids[1].tolist() == [13, EOS_ID] + [PAD_ID] * 4
-    assert batch.has_mask.tolist() == [True, False] and batch.masks[0, :, 0].eq(1).all()
+    assert batch.targets.ids[1].tolist() == [13, EOS_ID] + [PAD_ID] * 4
+    assert batch.targets.has_mask.tolist() == [True, False] and batch.targets.masks[0, :, 0].eq(1).all()
     assert [s.key for s in batch.skips] == ["bad"]
+
+
+def test_normalise_maps_uint8_rgb_to_channels_first_minus_one_to_one():
+    images = np.zeros((1, 2, 3, 3), dtype=np.uint8)
+    images[0, 0, 0] = (0, 255, 51)
+    out = normalise(images)
+    assert out.shape == (1, 3, 2, 3) and out.dtype == torch.float32
+    assert out[0, :, 0, 0].tolist() == pytest.approx([-1.0, 1.0, -0.6])

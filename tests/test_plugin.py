@@ -12,9 +12,9 @@ from sgtr.data.charset import Charset
 from sgtr.models.decoding import decode
 from sgtr.models.factory import build_model
 from sgtr.models.hosts.crnn import CRNN
+from sgtr.models.losses import mutual_kl
 from sgtr.models.output import RecognizerOutput, Targets
 from sgtr.models.plugin import GTRPlugin, ctc_slots, ctc_steps, interval_overlaps, plugin_config
-from sgtr.models.sgtr import mutual_kl
 from tests.helpers.render import render_batch
 
 CHARSET = Charset.from_spec("36")

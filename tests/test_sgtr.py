@@ -22,7 +22,8 @@ from sgtr.inference.weights import write_weights
 from sgtr.models.decoding import decode
 from sgtr.models.factory import build_model
 from sgtr.models.gtr import GTR_PRESETS
-from sgtr.models.sgtr import SGTR, mutual_kl, sgtr_config
+from sgtr.models.losses import mutual_kl
+from sgtr.models.sgtr import SGTR, sgtr_config
 from tests.helpers.render import random_words, render_batch, render_word
 
 CHARSET = Charset.from_spec("36")

@@ -7,8 +7,9 @@ import torch
 
 from sgtr.data.charset import Charset
 from sgtr.models.factory import build_model
+from sgtr.models.losses import area_counts, class_targets, order_targets
 from sgtr.models.output import RecognizerOutput, Targets
-from sgtr.models.vr import SegmentationRecognizer, area_counts, class_targets, order_targets, vr_config
+from sgtr.models.vr import SegmentationRecognizer, vr_config
 from tests.helpers.render import render_batch
 
 CHARSET = Charset.from_spec("36")
@@ -160,3 +161,15 @@ def test_factory_builds_by_name_and_lists_the_valid_ones():
 def test_out_of_range_mask_values_are_an_error():
     with pytest.raises(ValueError, match=r"\[0, 3\]"):
         area_counts(torch.full((1, 2, 2), 4), 4, (1, 1))
+
+
+def test_state_saved_under_the_old_order_head_names_loads_strictly():
+    torch.manual_seed(0)
+    saved = SegmentationRecognizer.from_preset(CHARSET, "small", **NARROW)
+    old_names = {k.replace("order.keys.", "order_keys.").replace("order.attention.", "order_attention."): v
+                 for k, v in saved.state_dict().items()}
+    assert any(k.startswith("order_keys.") for k in old_names)
+    model = SegmentationRecognizer.from_preset(CHARSET, "small", **NARROW)
+    model.load_state_dict(old_names)
+    for key, value in saved.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[key], value)

@@ -186,13 +186,3 @@ class Charset:
             elif i == self.unk_id:
                 chars.append(UNK_SYMBOL)
         return "".join(chars)
-
-    def decode_ctc(self, ids: Iterable[int]) -> str:
-        """Collapse repeats and drop blanks (id 0), as CTC decoding does."""
-        kept, prev = [], None
-        for i in ids:
-            i = int(i)
-            if i != prev and i != EOS_ID:
-                kept.append(i)
-            prev = i
-        return self.decode(kept)

@@ -1,6 +1,8 @@
-"""Turning a decoded ``Sample`` into model-ready arrays: fixed-size resize, label encoding and position masks.
+"""Turning a decoded ``Sample`` into model-ready arrays: fixed-size resize, label encoding and position masks; and
+``normalise``, the one uint8 → [−1, 1] mapping that training, validation and reading all feed the models through.
 
-Runs inside DataLoader workers, so each sample is resized and encoded once, on the CPU side, as uint8.
+``Prepare`` runs inside DataLoader workers, so each sample is resized and encoded once, on the CPU side, as uint8;
+``normalise`` makes the float tensor in the main process, keeping uint8 (4× smaller) on the way between processes.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import torch
 from PIL import Image
 
 from sgtr.data.augment import Augment
@@ -34,6 +37,11 @@ def resize_image(image: Image.Image, height: int, width: int) -> np.ndarray:
     if image.size != (width, height):
         image = image.resize((width, height), Image.BILINEAR)
     return np.asarray(image, dtype=np.uint8)
+
+
+def normalise(images: np.ndarray) -> torch.Tensor:
+    """(N, H, W, 3) uint8 RGB → (N, 3, H, W) float32 in [-1, 1], the input every recognizer takes."""
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).contiguous()
 
 
 def instance_to_position(mask: np.ndarray, label: str) -> np.ndarray:

@@ -8,9 +8,9 @@ import numpy as np
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
 
 from sgtr.data.augment import Augment, AugmentPolicy
+from sgtr.data.batching import Collate, PreparedDataset, RatioBatchSampler
 from sgtr.data.charset import Charset
 from sgtr.data.datasets import open_dataset
-from sgtr.data.loading import Collate, PreparedDataset, RatioBatchSampler
 from sgtr.data.transforms import Prepare
 from sgtr.evaluation.protocols import get_protocol
 
@@ -28,12 +28,12 @@ def train_loader(config: dict, charset: Charset, seed: int) -> DataLoader:
     readers = [open_dataset(Path(s["path"])) for s in sources]
     policy = AugmentPolicy.from_config(data["augment"])
     prepare = Prepare(charset, data["height"], data["width"], clean=protocol_for(charset).clean,
-                      augment=Augment(policy) if policy.active else None)
+                      augment=Augment(policy) if policy.active else None, keep_ratio=data["keep_ratio"])
     dataset = PreparedDataset(ConcatDataset(readers), prepare)
     sampler = RatioBatchSampler([len(r) for r in readers], [float(s.get("ratio", 1.0)) for s in sources],
                                 data["batch_size"], seed=seed)
-    return DataLoader(dataset, batch_sampler=sampler, num_workers=data["workers"], collate_fn=Collate(charset.max_steps),
-                      persistent_workers=data["workers"] > 0, pin_memory=False)
+    return DataLoader(dataset, batch_sampler=sampler, num_workers=data["workers"],
+                      collate_fn=Collate(charset.max_steps), persistent_workers=data["workers"] > 0, pin_memory=False)
 
 
 def _evenly_spaced(dataset: Dataset, limit: int | None) -> Dataset:
@@ -46,7 +46,7 @@ def _evenly_spaced(dataset: Dataset, limit: int | None) -> Dataset:
 def val_loaders(config: dict, charset: Charset) -> tuple[list[str], list[DataLoader]]:
     data = config["data"]
     protocol = protocol_for(charset)
-    prepare = Prepare(charset, data["height"], data["width"], clean=protocol.clean)
+    prepare = Prepare(charset, data["height"], data["width"], clean=protocol.clean, keep_ratio=data["keep_ratio"])
     names, loaders = [], []
     for name, path in data["val"].items():
         dataset = PreparedDataset(_evenly_spaced(open_dataset(Path(path)), data["val_limit"]), prepare)

@@ -1,7 +1,7 @@
 """The Lightning wrapper around a plain recognizer: training and validation steps, metrics, optimiser and schedule.
 
-The model knows nothing of Lightning; this module feeds it ``Targets``, logs its losses, skips non-finite steps, and
-scores validation sets with the evaluation protocol that matches the charset.
+The model knows nothing of Lightning; this module feeds it each ``Batch``'s images and ``Targets``, logs its losses,
+skips non-finite steps, and scores validation sets with the evaluation protocol that matches the charset.
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ import lightning as L
 import torch
 from torch import nn
 
+from sgtr.data.batching import Batch
 from sgtr.data.charset import PAD_ID, Charset
-from sgtr.data.loading import Batch
 from sgtr.data.skips import SkipLog
 from sgtr.engine.data import protocol_for
 from sgtr.evaluation.metrics import Tally
 from sgtr.models.decoding import decode
-from sgtr.models.output import Targets
 
 log = logging.getLogger("sgtr.train")
 
@@ -53,16 +52,14 @@ class RecognitionSystem(L.LightningModule):
         checkpoint["sgtr"] = {"config": self.config, "charset": self.charset.to_config()}
 
     def transfer_batch_to_device(self, batch: Batch, device: torch.device, dataloader_idx: int) -> Batch:
-        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
-        return Batch(move(batch.images), move(batch.ids), move(batch.masks), move(batch.has_mask), batch.keys,
-                     batch.labels, batch.skips)
+        return batch.to(device)
 
     # ---- training -----------------------------------------------------------------------------------------------------
     def training_step(self, batch: Batch, batch_idx: int):
         self.skips.extend(batch.skips)
         if len(batch) == 0:
             return None
-        out = self.model(batch.images, Targets(batch.ids, batch.masks, batch.has_mask))
+        out = self.model(batch.images, batch.targets)
         loss = out.loss
         if not torch.isfinite(loss):
             self.nan_streak += 1
@@ -81,7 +78,7 @@ class RecognitionSystem(L.LightningModule):
         for name, value in out.losses.items():
             self.log(f"train/loss_{name}", value.detach(), batch_size=bs)
         if not out.ctc:
-            self.log("train/accuracy", batch_word_accuracy(out.logits.detach(), batch.ids), prog_bar=True,
+            self.log("train/accuracy", batch_word_accuracy(out.logits.detach(), batch.targets.ids), prog_bar=True,
                      batch_size=bs)
         self.log("train/skipped", float(len(self.skips)), batch_size=bs)
         return loss

@@ -10,8 +10,9 @@ borders it never saw. "Aspect-aware" therefore means one thing here: with ``rota
 −90°, and the predictor keeps whichever of the three readings is most confident. The unturned reading stays a
 candidate because tall crops are also single upright characters ("I", "1").
 
-``Preprocessor`` is picklable and works on one image at a time, so DataLoader workers run it; ``to_batch`` makes the
-float tensor in the main process, keeping uint8 (4× smaller) on the way between processes.
+``Preprocessor`` is picklable and works on one image at a time, so DataLoader workers run it; ``to_batch`` (training's
+own ``sgtr.data.transforms.normalise``) makes the float tensor in the main process, keeping uint8 (4× smaller) on the
+way between processes.
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ from pathlib import Path
 from typing import Union
 
 import numpy as np
-import torch
 from PIL import Image
 
 from sgtr.data.images import BadImage, load_image
-from sgtr.data.transforms import resize_image
+from sgtr.data.transforms import normalise, resize_image
 
 ImageInput = Union[str, Path, np.ndarray, Image.Image]
 VERTICAL_RATIO = 1.5
@@ -75,6 +75,4 @@ class Preprocessor:
                         turns)
 
 
-def to_batch(arrays: np.ndarray) -> torch.Tensor:
-    """(N, H, W, 3) uint8 → (N, 3, H, W) float32 in [-1, 1], the normalisation of ``sgtr.data.loading.collate``."""
-    return torch.from_numpy(arrays).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).contiguous()
+to_batch = normalise  # (N, H, W, 3) uint8 → (N, 3, H, W) float32 in [-1, 1], exactly as in training

@@ -73,10 +73,15 @@ def _greedy(best: Tensor, ids: Tensor, charset: Charset) -> list[Prediction]:
     return _predictions(ids, best, chars, confidence, charset)
 
 
-def _ctc(best: Tensor, ids: Tensor, charset: Charset) -> list[Prediction]:
+def ctc_emitting(ids: Tensor) -> Tensor:
+    """(B, F) bool: the frames of greedy CTC paths (B, F) that emit a character — not blank, and unlike the frame
+    before (repeats collapse). The one CTC collapse in sgtr."""
     previous = torch.nn.functional.pad(ids[:, :-1], (1, 0), value=EOS_ID)
-    emitted = (ids != EOS_ID) & (ids != previous)  # a character's first frame
-    return _predictions(ids, best, emitted, best.prod(dim=1), charset)
+    return (ids != EOS_ID) & (ids != previous)
+
+
+def _ctc(best: Tensor, ids: Tensor, charset: Charset) -> list[Prediction]:
+    return _predictions(ids, best, ctc_emitting(ids), best.prod(dim=1), charset)
 
 
 def _predictions(ids: Tensor, best: Tensor, chars: Tensor, confidence: Tensor, charset: Charset) -> list[Prediction]:

@@ -1,5 +1,7 @@
 """The contract every recognizer in sgtr honours: what goes in (``Targets``) and what comes out (``RecognizerOutput``).
 
+``Targets`` is defined with the batches that carry it (``sgtr.data.batching``) and is importable from here too.
+
 GTR, the training engine, evaluation, ``sgtr read`` and export all rely on this one shape, so a host recognizer
 (CRNN, TRBA, SRN, PREN, ABINet, the segmentation VR) plugs into any of them without special cases.
 
@@ -11,26 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
 from torch import Tensor
 
+from sgtr.data.batching import Targets
 
-@dataclass
-class Targets:
-    """Supervision for one batch.
-
-    ``ids``: (B, T) token ids, one EOS after the label, then ``PAD_ID`` (-100).
-    ``masks``: (B, H, W) long character-instance maps at input resolution (0 background, t = t-th character), or None.
-    ``has_mask``: (B,) bool, which samples carry a real mask (real data has none; their mask rows are ignored).
-    """
-
-    ids: Tensor
-    masks: Tensor | None = None
-    has_mask: Tensor | None = None
-
-    def to(self, device: torch.device | str) -> "Targets":
-        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
-        return Targets(move(self.ids), move(self.masks), move(self.has_mask))
+__all__ = ["RecognizerOutput", "Targets"]
 
 
 @dataclass

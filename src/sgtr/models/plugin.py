@@ -1,4 +1,4 @@
-"""``GTRPlugin``: GTR attached to any host recognizer that honours the host contract (``sgtr.models.hosts``; spec §9).
+"""``GTRPlugin``: GTR attached to any host recognizer that honours the host contract (``sgtr.models.hosts``).
 
 Tensor flow::
 
@@ -9,14 +9,14 @@ Tensor flow::
     host step-aligned logits Z_H (CTC frames pooled into T slots, see ``ctc_slots``) ─┐
     Z_G, H_G ─────────────────────────────────────────────────────────────────────────┴► fusion ─► Z_F = final logits
 
-* **Segmentation head** (spec §9.1): 3×3 ConvBNAct + 1×1 conv to K classes, class 0 = background.
-* **Order maps** (§9.2): a host with per-step attention (TRBA, SRN, ABINet) supplies them; for the others a small
-  ordering module learns them as the VR does (``sgtr.models.vr``): keys from a U-Net over [softmax G ; V], one
+* **Segmentation head**: 3×3 ConvBNAct + 1×1 conv to K classes, class 0 = background.
+* **Order maps**: a host with per-step attention (TRBA, SRN, ABINet) supplies them; for the others the VR's ordering
+  module learns them (``sgtr.models.ordering.OrderHead``): keys from a U-Net over [softmax G ; V], one
   position-attention query per step.
-* **CTC hosts** (CRNN; §9 default (b)): the frames are pooled into the T steps with the order maps' column marginals,
+* **CTC hosts** (CRNN): the frames are pooled into the T steps with the order maps' column marginals,
   see ``ctc_slots``. The host's own greedy CTC reading is kept too, laid out step-wise (``ctc_steps``), as branch
   ``ctc``.
-* **Fusion** (§9.5): ``sgtr.models.fusion`` with the host in the language model's place. The gated fusion reads the
+* **Fusion**: ``sgtr.models.fusion`` with the host in the language model's place. The gated fusion reads the
   host's ``step_hidden`` when it has one, else a Linear projection of the host's step-aligned probabilities (to GTR's
   width).
 
@@ -24,21 +24,21 @@ Output: ``logits`` = Z_F (``ctc`` false, whatever the host); ``branches`` = the 
 (CTC hosts), ``gtr`` and ``fused``, all (B, T, K) step-wise, so every reader decodes them alike; ``seg_logits``,
 ``order_maps`` and ``features`` on the plug-in's grid; ``extras`` = GTR's graph and, gated, ``fusion_gate``.
 
-Losses (given ``Targets``), each with a weight in ``PluginConfig.weights`` (total = Σ weight · loss, the host's own
-losses entering through their weighted total, weight ``host``):
+Losses (given ``Targets``; all from ``sgtr.models.losses``), each with a weight in ``PluginConfig.weights``
+(total = Σ weight · loss, the host's own losses entering through their weighted total, weight ``host``):
 
-* the host's own (e.g. ``ctc``, ``ce``), unchanged (§9.4);
+* the host's own (e.g. ``ctc``, ``ce``), unchanged;
 * ``gtr``, ``fused``: cross-entropy over the valid steps;
 * ``seg_seq``: L_V,seq, cross-entropy of Σ_p softmax(G)[:, p] · A_t[p] — what trains the segmentation head without
-  character boxes (§9.4);
-* ``seg`` and, for learned order maps, ``order``: the VR's mask losses (``sgtr.models.vr.mask_losses``) on samples
+  character boxes;
+* ``seg`` and, for learned order maps, ``order``: the VR's mask losses (``mask_losses``) on samples
   with character masks (synthetic data). The host's own attention keeps its own supervision;
 * ``slots`` (CTC hosts): cross-entropy of the pooled Z_H, which aligns the order maps with the CTC frames;
-* ``mutual``: symmetric-KL mutual learning (``sgtr.models.sgtr.mutual_kl``) between GTR and the host's language
-  branch when it has one (SRN, ABINet), else its step-aligned output (§9.6).
+* ``mutual``: symmetric-KL mutual learning (``mutual_kl``) between GTR and the host's language
+  branch when it has one (SRN, ABINet), else its step-aligned output.
 
 Weights default to 1 for the host, ``gtr``, ``fused``, ``slots`` and ``mutual`` and 0.5 for the segmentation terms
-(spec §5's recommended 0.5 on the visual terms; ``order`` is KL on a cross-entropy scale, so not ×0.1, as in the VR).
+(the paper's 0.5 on the visual terms; ``order`` is KL on a cross-entropy scale, so not ×0.1, as in the VR).
 """
 
 from __future__ import annotations
@@ -50,13 +50,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sgtr.data.charset import EOS_ID, Charset
+from sgtr.models.decoding import ctc_emitting
 from sgtr.models.fusion import FUSIONS, build_fusion
 from sgtr.models.gtr import GTR, GTR_PRESETS, GTRConfig
-from sgtr.models.layers import ConvBNAct, PositionAttention, UNet, channel_softmax
+from sgtr.models.layers import ConvBNAct, channel_softmax
+from sgtr.models.losses import mask_losses, mutual_kl, sequence_loss
+from sgtr.models.ordering import OrderHead, read_along
 from sgtr.models.output import RecognizerOutput, Targets
 from sgtr.models.overrides import replace_checked
-from sgtr.models.sgtr import mutual_kl, sequence_loss
-from sgtr.models.vr import mask_losses
 
 DEFAULT_WEIGHTS = {"host": 1.0, "gtr": 1.0, "fused": 1.0, "slots": 1.0, "mutual": 1.0, "seg_seq": 0.5, "seg": 0.5,
                    "order": 0.5}
@@ -73,7 +74,7 @@ class PluginConfig:
     """GTR's config, the plug-in's heads, fusion, mutual learning and loss weights (see the module docstring)."""
 
     graph: GTRConfig = field(default_factory=GTRConfig)
-    min_map_size: tuple[int, int] = (8, 32)  # coarser host features are upsampled to at least this (§9.1)
+    min_map_size: tuple[int, int] = (8, 32)  # coarser host features are upsampled to at least this
     seg_channels: int = 64  # the segmentation head's 3×3 conv
     order_channels: int = 32  # key/query width of learned order maps (hosts without their own)
     order_depth: int = 3  # U-Net levels of their keys
@@ -119,7 +120,7 @@ def interval_overlaps(cells: int, frames: int, device: torch.device | None = Non
 
 
 def ctc_slots(frame_logits: Tensor, order_maps: Tensor, eps: float = 1e-6) -> Tensor:
-    """CTC frame logits (B, F, K) → step log-probabilities (B, T, K) (spec §9, CRNN row, option (b)).
+    """CTC frame logits (B, F, K) → step log-probabilities (B, T, K).
 
     Step t's weights over the frames are its order map's column marginal Σ_h A_t(h, w), carried from the map's W'
     columns to the F frames by ``interval_overlaps`` (both span the image width); the step's distribution is the
@@ -140,8 +141,7 @@ def ctc_steps(frame_logits: Tensor, steps: int) -> Tensor:
     with certainty, and characters beyond T are dropped. Confidence then multiplies the emitting frames only."""
     log_probs = frame_logits.float().log_softmax(dim=-1)
     ids = log_probs.argmax(dim=-1)
-    previous = F.pad(ids[:, :-1], (1, 0), value=EOS_ID)
-    emitted = (ids != EOS_ID) & (ids != previous)
+    emitted = ctc_emitting(ids)
     slot = emitted.long().cumsum(dim=1) - 1  # (B, F): which character an emitting frame reads
     step = torch.arange(steps, device=ids.device)
     assign = (emitted[..., None] & (slot[..., None] == step)).to(log_probs.dtype)  # (B, F, T)
@@ -149,19 +149,6 @@ def ctc_steps(frame_logits: Tensor, steps: int) -> Tensor:
     classes = torch.arange(log_probs.shape[-1], device=ids.device)
     eos = torch.where(classes == EOS_ID, 0.0, IMPOSSIBLE)
     return read + (1 - assign.sum(dim=1))[..., None] * eos
-
-
-class LearnedOrder(nn.Module):
-    """Order maps for a host without per-step attention, as the VR makes them: (B, K, H, W) segmentation
-    probabilities and (B, D, H, W) features → (B, T, H, W) log-attention (U-Net keys, position-attention queries)."""
-
-    def __init__(self, num_classes: int, feature_channels: int, steps: int, channels: int, depth: int):
-        super().__init__()
-        self.keys = UNet(num_classes + feature_channels, channels, depth)
-        self.attention = PositionAttention(channels, steps)
-
-    def forward(self, seg_probs: Tensor, features: Tensor) -> Tensor:
-        return self.attention(self.keys(torch.cat((seg_probs, features), dim=1)))
 
 
 class GTRPlugin(nn.Module):
@@ -179,7 +166,7 @@ class GTRPlugin(nn.Module):
         d = host.feature_channels
         self.seg_head = nn.Sequential(ConvBNAct(d, config.seg_channels, 3), nn.Conv2d(config.seg_channels, k, 1))
         self.order = (None if host.has_order_maps
-                      else LearnedOrder(k, d, self.steps, config.order_channels, config.order_depth))
+                      else OrderHead(k, d, self.steps, config.order_channels, config.order_depth))
         self.gtr = GTR(k, self.steps, d, config.graph)
         width = host.hidden_width or self.gtr.width
         self.fusion = build_fusion(config.fusion, width, self.gtr.width, k)
@@ -213,8 +200,7 @@ class GTRPlugin(nn.Module):
         out = RecognizerOutput(logits=fused, branches=branches, seg_logits=seg_logits, order_maps=order_maps,
                                features=features, extras=extras)
         if targets is not None:
-            seg_seq = torch.log(torch.einsum("bkp,btp->btk", seg_probs.flatten(2), order_maps.flatten(2))
-                                + self.config.eps)
+            seg_seq = read_along(seg_probs, order_maps, self.config.eps)
             own = {"gtr": sequence_loss(gtr.logits, targets.ids), "fused": sequence_loss(fused, targets.ids),
                    "seg_seq": sequence_loss(seg_seq, targets.ids), **mask_losses(seg_logits, log_order, targets)}
             if host.ctc:
@@ -232,7 +218,7 @@ class GTRPlugin(nn.Module):
 
     def upsample(self, features: Tensor) -> Tensor:
         """Host features bilinearly enlarged to at least ``min_map_size`` (each side on its own), so characters
-        cover several pixels each: GTR's nodes are pixels (§9.1)."""
+        cover several pixels each: GTR's nodes are pixels."""
         size = tuple(max(have, want) for have, want in zip(features.shape[-2:], self.config.min_map_size))
         if size == tuple(features.shape[-2:]):
             return features

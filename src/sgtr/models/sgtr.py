@@ -20,15 +20,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sgtr.data.charset import PAD_ID, Charset
+from sgtr.data.charset import Charset
 from sgtr.models.fusion import FUSIONS, build_fusion
 from sgtr.models.gtr import GTR, GTR_PRESETS, GTRConfig
 from sgtr.models.language import LM_PRESETS, LanguageModel, LMConfig
-from sgtr.models.overrides import replace_checked
+from sgtr.models.losses import mutual_kl, sequence_loss
 from sgtr.models.output import RecognizerOutput, Targets
+from sgtr.models.overrides import replace_checked
 from sgtr.models.vr import PRESETS as VR_PRESETS
 from sgtr.models.vr import SegmentationRecognizer, VRConfig, vr_config
 
@@ -70,21 +70,6 @@ def sgtr_config(preset: str = "small", *, vr: dict | None = None, language: dict
     if config.fusion not in FUSIONS:
         raise ValueError(f"unknown fusion {config.fusion!r}; choose one of: {', '.join(FUSIONS)}")
     return config
-
-
-def sequence_loss(logits: Tensor, ids: Tensor) -> Tensor:
-    """Cross-entropy over the valid steps (characters and EOS); ``PAD_ID`` steps are ignored."""
-    return F.cross_entropy(logits.flatten(0, 1).float(), ids.flatten(), ignore_index=PAD_ID)
-
-
-def mutual_kl(a: Tensor, b: Tensor, ids: Tensor) -> Tensor:
-    """Symmetric KL between the per-step distributions of logits ``a`` and ``b`` (B, T, K), averaged over the valid
-    steps of ``ids``; each direction detaches its target, so each branch only learns from the other."""
-    log_a, log_b = a.float().log_softmax(dim=-1), b.float().log_softmax(dim=-1)
-    target_a, target_b = log_a.detach(), log_b.detach()
-    kl = (target_a.exp() * (target_a - log_b)).sum(dim=-1) + (target_b.exp() * (target_b - log_a)).sum(dim=-1)
-    valid = ids != PAD_ID
-    return kl[valid].sum() / valid.sum().clamp_min(1)
 
 
 class SGTR(nn.Module):

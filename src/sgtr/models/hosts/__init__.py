@@ -34,6 +34,6 @@ Attributes the wrapper reads:
 * ``extras["step_hidden"]``: (B, T, D_h), the per-step hidden state the final logits are classified from, where
   there is one (attention hosts); the plug-in's gated fusion uses it;
 * ``losses`` / ``loss``: its own losses and their weighted total, when ``targets`` are given. Attention hosts use
-  cross-entropy over the valid steps (``sgtr.models.sgtr.sequence_loss``); CTC hosts ``F.ctc_loss`` with blank 0, the
-  label taken from ``targets.ids`` without its EOS (0) and ``PAD_ID`` (-100) padding.
+  cross-entropy over the valid steps, CTC hosts CTC with blank 0, the label taken from ``targets.ids`` without its
+  EOS (0) and ``PAD_ID`` (-100) padding. Every loss lives in ``sgtr.models.losses``.
 """

@@ -3,7 +3,7 @@
 ``preset_config``: a named preset with checked overrides. ``VisualEncoder``: the ResNet's deepest level, optionally
 refined by transformer layers over its pixels — SRN's and ABINet's backbone (ResNet + transformer units), and TRBA's
 with no layers. ``GatedUnit``: the per-step gated fusion of two feature streams that SRN calls VSFD and ABINet its
-alignment model. ``branch_losses``: weighted sequence cross-entropies of named branches.
+alignment model. Their losses live in ``sgtr.models.losses``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from torch import Tensor, nn
 
 from sgtr.models.layers import ResNet, sinusoid_grid
 from sgtr.models.overrides import replace_checked
-from sgtr.models.sgtr import sequence_loss
 
 C = TypeVar("C")
 
@@ -75,13 +74,3 @@ class GatedUnit(nn.Module):
         return self.classifier(fused), fused
 
 
-def branch_losses(branches: Mapping[str, Tensor | Sequence[Tensor]], ids: Tensor, weights: Mapping[str, float]
-                  ) -> tuple[dict[str, Tensor], Tensor]:
-    """Sequence cross-entropy of every weighted branch and their weighted sum. A branch given as several logits (one
-    per refinement iteration) scores the mean of their losses."""
-    losses = {}
-    for name in weights:
-        logits = branches[name]
-        logits = [logits] if isinstance(logits, Tensor) else logits
-        losses[name] = sum(sequence_loss(x, ids) for x in logits) / len(logits)
-    return losses, sum(weights[name] * loss for name, loss in losses.items())

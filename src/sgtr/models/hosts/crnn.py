@@ -6,20 +6,19 @@ the width by the stage's ``width_strides``) → ``features`` (B, D, H/2^stages, 
 
 At 32×128 the ``small`` preset gives a (B, 256, 2, 32) feature map and F = 32 frames (one per 4 input columns), 1.9M
 parameters. It has no per-step attention and no step-aligned hidden state, so the plug-in learns order maps for it
-and pools the frames into steps (see ``sgtr.models.plugin``). Its loss is ``ctc`` (see ``ctc_loss``).
+and pools the frames into steps (see ``sgtr.models.plugin``). Its loss is ``ctc`` (``sgtr.models.losses.ctc_loss``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sgtr.data.charset import Charset
 from sgtr.models.hosts.common import preset_config
 from sgtr.models.layers import ConvBNAct
+from sgtr.models.losses import ctc_loss
 from sgtr.models.output import RecognizerOutput, Targets
 
 
@@ -40,16 +39,6 @@ PRESETS: dict[str, CRNNConfig] = {
     # Shi et al.'s widths (64 → 512) and 256-unit BiLSTMs, for GPUs.
     "base": CRNNConfig(widths=(64, 128, 256, 512), hidden=256),
 }
-
-
-def ctc_loss(logits: Tensor, ids: Tensor) -> Tensor:
-    """CTC loss (blank 0, averaged over the batch of per-label-length losses) of frame logits (B, F, K) against
-    ``Targets.ids``: the label is the ids before EOS (0), without the ``PAD_ID`` (-100) padding. Labels too long for
-    the frames (repeats need a blank between them) give zero loss instead of infinity."""
-    labels = ids > 0
-    log_probs = logits.float().log_softmax(dim=-1).transpose(0, 1)  # (F, B, K), as ctc_loss wants
-    frames = torch.full((len(ids),), logits.shape[1], dtype=torch.long, device=ids.device)
-    return F.ctc_loss(log_probs, ids[labels], frames, labels.sum(dim=1), blank=0, zero_infinity=True)
 
 
 class CRNN(nn.Module):

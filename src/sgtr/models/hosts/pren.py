@@ -33,8 +33,8 @@ from torch import Tensor, nn
 from sgtr.data.charset import Charset
 from sgtr.models.hosts.common import preset_config
 from sgtr.models.layers import ConvBNAct, ResNet
+from sgtr.models.losses import sequence_loss
 from sgtr.models.output import RecognizerOutput, Targets
-from sgtr.models.sgtr import sequence_loss
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,8 @@ class PoolingAggregator(nn.Module):
             nn.BatchNorm2d(primitives * out))
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.convs(x).mean(dim=(2, 3)).unflatten(1, (self.primitives, -1))  # no batch size: ONNX keeps it dynamic
+        # unflatten names no batch size, so ONNX keeps it dynamic
+        return self.convs(x).mean(dim=(2, 3)).unflatten(1, (self.primitives, -1))
 
 
 class WeightedAggregator(nn.Module):

@@ -36,8 +36,8 @@ from torch import Tensor, nn
 from sgtr.data.charset import EOS_ID, Charset
 from sgtr.models.hosts.common import VisualEncoder, preset_config
 from sgtr.models.layers import ConvBNAct
+from sgtr.models.losses import sequence_loss
 from sgtr.models.output import RecognizerOutput, Targets
-from sgtr.models.sgtr import sequence_loss
 
 
 @dataclass(frozen=True)

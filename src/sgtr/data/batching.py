@@ -1,8 +1,10 @@
-"""Batches for training and evaluation: the prepared-dataset wrapper, the collate function and the ratio mixture.
+"""Batches for training and validation: the prepared-dataset wrapper, ``Targets``, ``Batch``, collation and the ratio
+mixture.
 
-``PreparedDataset`` applies ``Prepare`` to any reader; ``collate`` stacks prepared samples into one ``Batch`` and keeps
-the skips so the consumer can count them; ``RatioBatchSampler`` draws several sources by fixed ratios in every batch
-(the ``--select_data MJ-ST --batch_ratio 0.5-0.5`` of the reference code).
+``PreparedDataset`` applies ``Prepare`` to any reader; ``collate`` stacks prepared samples into one ``Batch`` (images
+and the ``Targets`` a recognizer is trained on) and keeps the skips so the consumer can count them;
+``RatioBatchSampler`` draws several sources by fixed ratios in every batch (the ``--select_data MJ-ST --batch_ratio
+0.5-0.5`` of the reference code).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from torch.utils.data import Dataset, Sampler
 
 from sgtr.data.charset import EOS_ID, PAD_ID
 from sgtr.data.skips import Skip
-from sgtr.data.transforms import Prepare, PreparedSample
+from sgtr.data.transforms import Prepare, PreparedSample, normalise
 
 
 class PreparedDataset(Dataset):
@@ -31,13 +33,29 @@ class PreparedDataset(Dataset):
 
 
 @dataclass
+class Targets:
+    """Supervision for one batch, what a recognizer's ``forward(images, targets)`` is trained on.
+
+    ``ids``: (B, T) token ids, one EOS after the label, then ``PAD_ID`` (-100).
+    ``masks``: (B, H, W) long character-instance maps at input resolution (0 background, t = t-th character), or None.
+    ``has_mask``: (B,) bool, which samples carry a real mask (real data has none; their mask rows are ignored).
+    """
+
+    ids: torch.Tensor
+    masks: torch.Tensor | None = None
+    has_mask: torch.Tensor | None = None
+
+    def to(self, device: torch.device | str) -> "Targets":
+        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
+        return Targets(move(self.ids), move(self.masks), move(self.has_mask))
+
+
+@dataclass
 class Batch:
-    """``images`` (B, 3, H, W) float in [-1, 1]; ``ids`` (B, T); ``masks`` (B, H, W) long or None; ``has_mask`` (B,)."""
+    """``images`` (B, 3, H, W) float in [-1, 1], their ``targets``, and each sample's key and (cleaned) label."""
 
     images: torch.Tensor
-    ids: torch.Tensor
-    masks: torch.Tensor | None
-    has_mask: torch.Tensor
+    targets: Targets
     keys: list[str]
     labels: list[str]
     skips: list[Skip] = field(default_factory=list)
@@ -45,14 +63,18 @@ class Batch:
     def __len__(self) -> int:
         return len(self.keys)
 
+    def to(self, device: torch.device | str) -> "Batch":
+        return Batch(self.images.to(device, non_blocking=True), self.targets.to(device), self.keys, self.labels,
+                     self.skips)
+
 
 def collate(items: Sequence[PreparedSample | Skip], max_steps: int) -> Batch:
     skips = [it for it in items if isinstance(it, Skip)]
     good = [it for it in items if not isinstance(it, Skip)]
     if not good:
         empty = torch.zeros(0)
-        return Batch(empty, empty.long(), None, empty.bool(), [], [], skips)
-    images = torch.from_numpy(np.stack([s.image for s in good])).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+        return Batch(empty, Targets(empty.long(), None, empty.bool()), [], [], skips)
+    images = normalise(np.stack([s.image for s in good]))
     ids = torch.full((len(good), max_steps), PAD_ID, dtype=torch.long)
     for row, s in enumerate(good):
         ids[row, : len(s.ids)] = torch.as_tensor(s.ids, dtype=torch.long)
@@ -63,7 +85,7 @@ def collate(items: Sequence[PreparedSample | Skip], max_steps: int) -> Batch:
         h, w = good[0].image.shape[:2]
         zero = np.zeros((h, w), dtype=np.uint8)
         masks = torch.from_numpy(np.stack([zero if s.positions is None else s.positions for s in good])).long()
-    return Batch(images, ids, masks, has_mask, [s.key for s in good], [s.label for s in good], skips)
+    return Batch(images, Targets(ids, masks, has_mask), [s.key for s in good], [s.label for s in good], skips)
 
 
 class Collate:
@@ -98,7 +120,8 @@ class RatioBatchSampler(Sampler[list[int]]):
         # Largest-remainder rounding, so the per-source counts always add up to the batch size.
         exact = [batch_size * r / total for r in ratios]
         counts = [int(x) for x in exact]
-        for i in sorted(range(len(exact)), key=lambda i: exact[i] - counts[i], reverse=True)[: batch_size - sum(counts)]:
+        by_remainder = sorted(range(len(exact)), key=lambda i: exact[i] - counts[i], reverse=True)
+        for i in by_remainder[: batch_size - sum(counts)]:
             counts[i] += 1
         self.counts = counts
         self.seed = seed
