@@ -1,7 +1,8 @@
 """``sgtr export``: turn a training checkpoint (or a weights file) into a shippable weights file and/or an ONNX graph.
 
-The formats live in ``sgtr.inference.weights`` and ``sgtr.inference.onnx_export``; this module checks the arguments
-and reports what it wrote, one line per file on stdout.
+The formats live in ``sgtr.inference.weights``, ``sgtr.inference.onnx_export`` and (int8, with its calibration images)
+``sgtr.inference.calibration``; this module checks the arguments and reports what it wrote, one line per file on
+stdout.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             from sgtr.inference.onnx_export import export_onnx
 
             if args.int8:
-                written.append(export_int8(model, spec, args))
+                written.append(_int8(model, spec, args))
             else:
                 written.append(export_onnx(model, spec, args.onnx, branches=args.branches))
     except OSError as exc:
@@ -72,32 +73,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def export_int8(model, spec, args: argparse.Namespace) -> Path:
-    """Float export to a temporary file, then int8 quantisation calibrated on ``args.calibration`` into ``--onnx``."""
+def _int8(model, spec, args: argparse.Namespace) -> Path:
+    """The int8 graph calibrated on ``args.calibration``, written to ``--onnx``; skipped images named on stderr."""
     import sys
-    import tempfile
 
-    import numpy as np
+    from sgtr.inference.calibration import export_int8, gather_calibration
 
-    from sgtr.data.skips import Skip
-    from sgtr.inference.onnx_export import export_onnx
-    from sgtr.inference.preprocess import Preprocessor
-    from sgtr.inference.quantize import quantize_onnx
-    from sgtr.inference.stream import expand_inputs, prepared_batches
-
-    paths, skipped = expand_inputs(args.calibration)
-    prepare = Preprocessor(spec.input_size)
-    arrays = []
-    for batch in prepared_batches(paths[:CALIBRATION_LIMIT], prepare, 64, 0):
-        for _, item in batch:
-            if isinstance(item, Skip):
-                skipped.append(item)
-            else:
-                arrays.append(item.arrays)
+    calibration, skipped = gather_calibration(args.calibration, spec.input_size, CALIBRATION_LIMIT)
     for skip in skipped:
         print(f"calibration: skipped {skip}", file=sys.stderr)
-    if not arrays:
+    if calibration is None:
         raise CommandError(f"no readable calibration image in {' '.join(args.calibration)}")
-    with tempfile.TemporaryDirectory() as tmp:
-        fp32 = export_onnx(model, spec, Path(tmp) / "fp32.onnx", branches=args.branches)
-        return quantize_onnx(fp32, args.onnx, np.concatenate(arrays))
+    return export_int8(model, spec, args.onnx, calibration, branches=args.branches)
