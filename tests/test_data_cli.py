@@ -24,7 +24,7 @@ def test_inspect_finishes_over_bad_samples_and_counts_them(messy_folder, capsys,
     out = capsys.readouterr().out
     assert "samples: 6  readable: 3  unreadable: 3" in out
     bad_lines = [line for line in out.splitlines() if line.startswith("  /")]
-    assert len(bad_lines) == 4
+    assert len(bad_lines) == 3  # the three unreadable files; 'café!' trains as 'cafe' under charset 36
     assert sum("missing.png" in line for line in bad_lines) == 1
 
 

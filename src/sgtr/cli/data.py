@@ -79,6 +79,8 @@ def run_create(args: argparse.Namespace) -> int:
     from sgtr.data.skips import SkipLog
 
     charset = _charset(args.charset, args.max_length)
+    if args.out.exists() and not args.overwrite:  # refused before any sample is read
+        raise CommandError(f"{args.out} already exists; pass --overwrite to replace it")
     try:
         items, list_skips = parse_label_file(_label_file(args.src))
     except ValueError as exc:
@@ -96,6 +98,7 @@ def run_create(args: argparse.Namespace) -> int:
 def run_inspect(args: argparse.Namespace) -> int:
     from sgtr.data.datasets import open_dataset
     from sgtr.data.inspection import format_inspection, inspect_dataset
+    from sgtr.engine.data import protocol_for
     from sgtr.data.skips import SkipLog
 
     charset = _charset(args.charset, args.max_length)
@@ -103,9 +106,9 @@ def run_inspect(args: argparse.Namespace) -> int:
         dataset = open_dataset(args.path)
     except (FileNotFoundError, ValueError) as exc:
         raise CommandError(str(exc)) from None
-    skips = SkipLog()
+    skips = SkipLog(quiet=True)  # the report lists every bad sample once
     skips.extend(getattr(dataset, "list_skips", []))
-    report = inspect_dataset(dataset, charset, skips, limit=args.limit)
+    report = inspect_dataset(dataset, charset, skips, limit=args.limit, clean=protocol_for(charset).clean)
     print(format_inspection(str(args.path), report, charset))
     if report.bad:
         print("\nbad samples:")

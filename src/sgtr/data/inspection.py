@@ -1,8 +1,13 @@
-"""Statistics of a dataset for ``sgtr data inspect``: counts, label lengths, charset coverage, image sizes, bad samples."""
+"""Statistics of a dataset for ``sgtr data inspect``: counts, label lengths, charset coverage, image sizes, bad samples.
+
+Given the cleaning training applies to labels (its evaluation protocol's ``clean``), coverage is counted on the
+cleaned labels, so a sample is called bad only when training would drop it too (``JOE'S`` is ``joes`` under 36).
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -20,6 +25,7 @@ class Inspection:
     encodable: int = 0
     unknown_chars: dict[str, int] = field(default_factory=dict)
     too_long: int = 0
+    cleaned: int = 0
     width: dict[str, float] = field(default_factory=dict)
     height: dict[str, float] = field(default_factory=dict)
     aspect: dict[str, float] = field(default_factory=dict)
@@ -38,8 +44,10 @@ def _stats(values: np.ndarray) -> dict[str, float]:
             "mean": float(values.mean())}
 
 
-def inspect_dataset(dataset: Dataset, charset: Charset, skips: SkipLog, limit: int | None = None) -> Inspection:
-    """Read every sample (or the first ``limit``), record bad ones in ``skips``, and summarise the rest."""
+def inspect_dataset(dataset: Dataset, charset: Charset, skips: SkipLog, limit: int | None = None,
+                    clean: Callable[[str], str] | None = None) -> Inspection:
+    """Read every sample (or the first ``limit``), record bad ones in ``skips``, and summarise the rest. ``clean``:
+    the cleaning training applies to each normalised label before encoding it."""
     n = len(dataset) if limit is None else min(limit, len(dataset))  # type: ignore[arg-type]
     lengths: Counter = Counter()
     unknown: Counter = Counter()
@@ -54,6 +62,14 @@ def inspect_dataset(dataset: Dataset, charset: Charset, skips: SkipLog, limit: i
         sizes.append(item.image.size)
         report.with_masks += item.mask is not None
         label = charset.normalize(item.label)
+        if clean is not None:
+            cleaned = clean(label)
+            if not cleaned:
+                skips.add(Skip(item.key, f"nothing left once cleaned for charset {charset.name} (label "
+                                         f"{item.label!r})"))
+                continue
+            report.cleaned += cleaned != label
+            label = cleaned
         lengths[len(label)] += 1
         missing = [c for c in label if c not in charset.symbols]
         if missing:
@@ -79,7 +95,8 @@ def format_inspection(name: str, r: Inspection, charset: Charset) -> str:
              f"with character masks: {r.with_masks}",
              f"charset {charset.name} ({len(charset)} symbols, max length {charset.max_length}): "
              f"{r.encodable} labels encodable ({100.0 * r.encodable / max(r.readable, 1):.1f}%), "
-             f"{r.too_long} too long, {sum(1 for b in r.bad if 'outside charset' in b)} with unknown characters",
+             f"{r.too_long} too long, {sum(1 for b in r.bad if 'outside charset' in b)} with unknown characters"
+             + (f", {r.cleaned} changed by training's cleaning" if r.cleaned else ""),
              ]
     if r.unknown_chars:
         lines.append("unknown characters: " + " ".join(f"{c!r}×{n}" for c, n in list(r.unknown_chars.items())[:30]))

@@ -38,7 +38,7 @@ def create_lmdb(items: Iterable[LabelledPath], out: str | Path, *, charset: Char
     out = Path(out)
     skips = skips if skips is not None else SkipLog()
     if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} already exists (pass overwrite to replace it)")
+        raise FileExistsError(f"{out} already exists (pass overwrite=True to replace it)")
     tmp = out.with_name(f".{out.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)  # leftovers of an interrupted run
     tmp.mkdir(parents=True)
