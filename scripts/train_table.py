@@ -3,7 +3,14 @@
 One script serves every comparison the project reports — the S-GTR ablation rows (issue #5, docs/ablation.md) and
 each host with and without GTR (issue #6, docs/plugin.md). Every row trains through ``sgtr train`` with the same
 overrides (steps, batch, learning rate, data, starting checkpoint, seed) and is scored by ``sgtr evaluate`` under the
-36-character protocol; only the config differs. Rows listed under ``--seeds-for`` also run the extra seeds.
+36-character protocol on ``--sets`` (any sets, under any name; default: every set under ../shared/data/benchmarks);
+only the config differs. Rows listed under ``--seeds-for`` also run the extra seeds. Rows train without validation
+(``data.val={}``) and are scored on their last checkpoint, so no benchmark chooses anything.
+
+The table has one column per set scored, the mean over distinct sets (one IC13 variant, named in the footer), the
+size-weighted mean and the mean 1-NED; with ``--baseline ROW`` each other row also gets its distinct-mean gap to that
+row with a paired bootstrap 95 % interval and McNemar's p (``sgtr.evaluation.comparison``, seed by seed). A row's
+"spread" is max − min of its distinct mean over its seeds.
 
 Each run resumes (``--resume auto``) and each finished evaluation is kept as JSON, so a killed table continues where
 it stopped. ``--init ROW=CHECKPOINT`` gives a row its own starting checkpoint (each host and its +GTR model
@@ -19,6 +26,7 @@ command.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -29,9 +37,13 @@ import sys
 import time
 from pathlib import Path
 
+from sgtr.engine.config import load_config
+from sgtr.evaluation.benchmarks import distinct_sets
+from sgtr.evaluation.comparison import compare
+from sgtr.evaluation.evaluator import Mean, SetResult, mean_over_sets
+
 ROOT = Path(__file__).resolve().parents[1]
 SGTR = [sys.executable, "-m", "sgtr.cli.main"]
-SETS = ("IIIT5K_3000", "SVT_647", "IC13_857", "IC13_1015")
 
 
 def run(command: list[str], log: Path) -> None:
@@ -61,7 +73,7 @@ def train_and_score(row: str, config: str, seed: int, args: argparse.Namespace) 
         overrides.append(f"trainer.init_from={init_from}")
     started = time.monotonic()
     run([*SGTR, "train", config, *overrides, "--resume", "auto"], log)
-    run([*SGTR, "evaluate", str(out / "checkpoints" / "last.ckpt"), str(args.benchmarks), "--json", str(scores)], log)
+    run([*SGTR, "evaluate", str(out / "checkpoints" / "last.ckpt"), *args.sets, "--json", str(scores)], log)
     result = json.loads(scores.read_text(encoding="utf-8"))
     result["train_minutes"] = (time.monotonic() - started) / 60
     scores.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -69,38 +81,78 @@ def train_and_score(row: str, config: str, seed: int, args: argparse.Namespace) 
 
 
 def accuracy(result: dict) -> dict[str, float]:
-    """Set name → 36-character word accuracy in percent, for the four standard sets."""
-    found = {s["name"]: 100 * s["accuracy"] for s in result["sets"]}
-    return {name: found[name] for name in SETS if name in found}
+    """Set name → word accuracy in percent, for every set the evaluation scored."""
+    return {s["name"]: 100 * s["accuracy"] for s in result["sets"] if s["accuracy"] is not None}
 
 
-def character_score(result: dict) -> float:
-    """Mean over the four sets of 1 − normalised edit distance, in percent: it shows what a model has learnt while
-    its word accuracy is still near zero."""
-    found = [100 * s["one_minus_ned"] for s in result["sets"] if s["name"] in SETS]
-    return sum(found) / max(1, len(found))
+def means(result: dict) -> tuple[Mean, Mean, dict[str, str]]:
+    """The mean over distinct sets, the size-weighted mean (fractions) and the sets left out, from the per-set
+    numbers (so an evaluation JSON written before the distinct means existed reads the same)."""
+    sets = [SetResult(**{f.name: s[f.name] for f in dataclasses.fields(SetResult) if f.name in s})
+            for s in result["sets"]]
+    distinct, left_out = distinct_sets([s.name for s in sets])
+    plain, weighted = mean_over_sets([s for s in sets if s.name in distinct])
+    return plain, weighted, left_out
 
 
-def table(rows: dict[str, str], results: dict[tuple[str, int], dict]) -> str:
-    lines = ["| row | config | seed | " + " | ".join(SETS) + " | mean | mean 1-NED |",
-             "|---|---|---:|" + "---:|" * (len(SETS) + 2)]
+def gap(result: dict, baseline: dict) -> str:
+    """The distinct-mean gap to the baseline in points, its 95 % interval and McNemar's p, as one cell."""
+    try:
+        c = compare(result, baseline)
+    except ValueError:  # an evaluation JSON without per-sample readings
+        return "–"
+    return f"{100 * c.mean_gap:+.2f} [{100 * c.mean_low:+.2f}, {100 * c.mean_high:+.2f}] p={c.mean_p_value:.2g}"
+
+
+def _pct(value: float | None, bold: bool = False) -> str:
+    text = "–" if value is None else f"{100 * value:.2f}"
+    return f"**{text}**" if bold and value is not None else text
+
+
+def table(rows: dict[str, str], results: dict[tuple[str, int], dict], baseline: str | None = None) -> str:
+    columns = list(dict.fromkeys(name for r in results.values() for name in accuracy(r)))
+    extra = [f"Δ vs {baseline} [95 % CI]"] if baseline else []
+    header = ["row", "config", "seed", *columns, "distinct mean", "weighted mean", "mean 1-NED", "spread", *extra]
+    lines = ["| " + " | ".join(header) + " |", "|---|---|---:|" + "---:|" * (len(header) - 3)]
     for row, config in rows.items():
         seeds = sorted(seed for (name, seed) in results if name == row)
-        per_seed = [accuracy(results[(row, seed)]) for seed in seeds]
-        ned = [character_score(results[(row, seed)]) for seed in seeds]
-        for seed, acc, n in zip(seeds, per_seed, ned):
-            cells = [f"{acc[s]:.2f}" if s in acc else "–" for s in SETS]
-            lines.append(f"| {row} | `{config}` | {seed} | " + " | ".join(cells) + f" | {_mean(acc):.2f} | {n:.2f} |")
+        distinct = []
+        for seed in seeds:
+            result = results[(row, seed)]
+            acc = accuracy(result)
+            plain, weighted, _ = means(result)
+            distinct.append(plain.accuracy)
+            cells = [f"{acc[c]:.2f}" if c in acc else "–" for c in columns]
+            cells += [_pct(plain.accuracy), _pct(weighted.accuracy), _pct(plain.one_minus_ned), ""]
+            if baseline:
+                first = min(s for (name, s) in results if name == baseline)
+                base = results.get((baseline, seed), results[(baseline, first)])  # same seed when it ran
+                cells.append("" if row == baseline else gap(result, base))
+            lines.append(f"| {row} | `{config}` | {seed} | " + " | ".join(cells) + " |")
         if len(seeds) > 1:
-            means = {s: sum(a[s] for a in per_seed) / len(per_seed) for s in SETS if all(s in a for a in per_seed)}
-            cells = [f"**{means[s]:.2f}**" if s in means else "–" for s in SETS]
-            lines.append(f"| {row} | | mean | " + " | ".join(cells)
-                         + f" | **{_mean(means):.2f}** | **{sum(ned) / len(ned):.2f}** |")
+            per_seed = [accuracy(results[(row, seed)]) for seed in seeds]
+            set_means = [sum(a[c] for a in per_seed) / len(per_seed) if all(c in a for a in per_seed) else None
+                         for c in columns]
+            row_means = [means(results[(row, seed)]) for seed in seeds]
+            cells = ["–" if m is None else f"**{m:.2f}**" for m in set_means]
+            cells += [_pct(sum(m[0].accuracy for m in row_means) / len(seeds), bold=True),
+                      _pct(sum(m[1].accuracy for m in row_means) / len(seeds), bold=True),
+                      _pct(sum(m[0].one_minus_ned for m in row_means) / len(seeds), bold=True),
+                      f"{100 * (max(distinct) - min(distinct)):.2f}"]
+            lines.append(f"| {row} | | mean | " + " | ".join(cells + [""] * len(extra)) + " |")
     return "\n".join(lines)
 
 
-def _mean(acc: dict[str, float]) -> float:
-    return sum(acc.values()) / max(1, len(acc))
+def footer(results: dict[tuple[str, int], dict]) -> str:
+    """What the mean columns count."""
+    left_out = {}
+    for result in results.values():
+        left_out.update(means(result)[2])
+    text = ("Distinct mean: the mean over distinct sets, each benchmark once; weighted mean: the same sets weighed by "
+            "their samples; mean 1-NED: over the distinct sets")
+    if left_out:
+        text += " (left out: " + ", ".join(f"{n}, as {kept} is counted" for n, kept in left_out.items()) + ")"
+    return text + "."
 
 
 def write_doc(doc: Path, name: str, text: str) -> None:
@@ -132,14 +184,17 @@ def main() -> None:
     parser.add_argument("--init", nargs="+", default=[], metavar="ROW=CHECKPOINT",
                         help="a row's own starting checkpoint, instead of --init-from")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra override, all rows")
-    parser.add_argument("--benchmarks", type=Path, default=ROOT.parent / "shared" / "data" / "benchmarks")
+    parser.add_argument("--sets", nargs="*", default=[], metavar="SET_OR_ROOT",
+                        help="sets to score on, any names (default: every set under ../shared/data/benchmarks)")
+    parser.add_argument("--baseline", metavar="ROW", help="print each row's gap to this row, with its 95 %% interval")
     parser.add_argument("--out", type=Path, help="run folder (default runs/table-NAME)")
     parser.add_argument("--doc", type=Path, help="Markdown file to write the table into")
     args = parser.parse_args()
     args.out = args.out or ROOT / "runs" / f"table-{args.name}"
     rows = dict(item.split("=", 1) for item in args.rows)
     args.init = dict(item.split("=", 1) for item in args.init)
-    for option, names in (("--seeds-for", args.seeds_for), ("--init", args.init)):
+    for option, names in (("--seeds-for", args.seeds_for), ("--init", args.init),
+                          ("--baseline", [args.baseline] if args.baseline else [])):
         unknown = sorted(set(names) - set(rows))
         if unknown:
             parser.error(f"{option} names rows that are not in --rows: {', '.join(unknown)}")
@@ -153,9 +208,12 @@ def main() -> None:
 
     command = shlex.join(["python", "scripts/train_table.py", *sys.argv[1:]])
     minutes = sum(r.get("train_minutes", 0) for r in results.values())
-    text = (f"{table(rows, results)}\n\n36-character word accuracy (%) per set, their mean, and the mean over the "
-            f"sets of 1 − normalised edit distance (%). Every row: {args.steps} steps at batch {args.batch}, "
-            f"lr {args.lr:g}, same data and seeds"
+    # The engine scales optim.lr by batch / optim.base_batch; say the rate the rows actually peaked at.
+    peaks = sorted({args.lr * args.batch / load_config(config, args.set)["optim"]["base_batch"]
+                    for config in rows.values()})
+    text = (f"{table(rows, results, args.baseline)}\n\n36-character word accuracy (%) per set. {footer(results)} "
+            f"Every row: {args.steps} steps at batch {args.batch}, optim.lr {args.lr:g} (peak learning rate "
+            f"{' / '.join(f'{peak:g}' for peak in peaks)} after scaling to the batch), same data and seeds"
             + (f", starting from `{args.init_from}`" if args.init_from else "")
             + "".join(f"; {row} from `{path}`" for row, path in args.init.items())
             + f". Made by `{command}` on a {machine()} ({minutes:.0f} min of training and scoring).")
