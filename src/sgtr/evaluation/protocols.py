@@ -12,9 +12,8 @@ Transliterating means NFKD followed by dropping what is still not ASCII, as PARS
 letters keep their base letter (``café`` becomes ``cafe``, ``brüno's`` becomes ``brunos`` under ``36``) and
 compatibility forms unfold (``ﬁ`` becomes ``fi``, full-width ``Ａ`` becomes ``A``). A model with an ASCII charset can
 only ever say ``cafe``; dropping the ``é`` instead (as DTRB's filter does) would turn the label into ``caf``, which no
-ASCII reading matches. Letters without an ASCII decomposition (``ß``, ``æ``, CJK) are dropped. Three labels of the
-four benchmark sets hold accented letters (``café``, ``fáilte``, ``brüno's``, all in IIIT5K), so the choice moves
-IIIT5K accuracy by at most 0.1 point.
+ASCII reading matches. Letters without an ASCII decomposition (``ß``, ``æ``, CJK) are dropped. Only a few real
+labels hold accented letters (``café``, ``fáilte``), so the choice moves a set's accuracy by a few samples at most.
 
 A sample whose cleaned label is empty cannot be scored; the evaluator skips and counts it, under every protocol.
 """
