@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from sgtr.cli import compare, data, evaluate, explain, export, read, synth, train
+from sgtr.cli import compare, data, evaluate, explain, export, read, serve, synth, train
 from sgtr.cli.errors import CommandError
 
 # The subcommands, in the order ``sgtr --help`` lists them: each module has a ``register(subparsers)`` function.
@@ -24,6 +24,7 @@ SUBCOMMANDS = (
     read,
     export,
     explain,
+    serve,
 )
 
 
