@@ -98,8 +98,8 @@ def run_create(args: argparse.Namespace) -> int:
 def run_inspect(args: argparse.Namespace) -> int:
     from sgtr.data.datasets import open_dataset
     from sgtr.data.inspection import format_inspection, inspect_dataset
-    from sgtr.engine.data import protocol_for
     from sgtr.data.skips import SkipLog
+    from sgtr.engine.data import protocol_for
 
     charset = _charset(args.charset, args.max_length)
     try:
