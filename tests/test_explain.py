@@ -65,3 +65,32 @@ def test_unreadable_image_is_a_one_line_error(tiny_weights, tmp_path, capsys):
     assert main(["explain", str(bad), "--out", str(tmp_path / "x.png"), "--model", str(tiny_weights)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "bad.png" in lines[0]
+
+
+def _two_branch_output(recognizer: Recognizer, image: Path):
+    """The VR's output with two branches (like VR + LM) and no graph or gate; the output is ``lm``'s."""
+    prepared = recognizer.preprocessor()(image)
+    output = recognizer.runtime(to_batch(prepared.arrays))
+    output.branches = {"vr": output.logits.flip(-1), "lm": output.logits}
+    return prepared.arrays[0], output
+
+
+def test_text_only_readings_row_leaves_no_blank_panel(tiny_weights):
+    recognizer = Recognizer(tiny_weights, device="cpu")
+    image, output = _two_branch_output(recognizer, crops(1)[0])
+    figure = explain_figure(image, output, recognizer.charset)
+    readings = next(ax for ax in figure.axes if ax.get_title(loc="left") == "branch readings")
+    assert readings.get_position().height * figure.get_size_inches()[1] < 1.0  # a full panel row is 1.6 in
+
+
+def test_branch_readings_have_a_legend_and_mark_the_output_branch(tiny_weights):
+    recognizer = Recognizer(tiny_weights, device="cpu")
+    image, output = _two_branch_output(recognizer, crops(1)[0])
+    figure = explain_figure(image, output, recognizer.charset)
+    readings = next(ax for ax in figure.axes if ax.get_title(loc="left") == "branch readings")
+    texts = [t.get_text() for t in readings.texts]
+    table = next(t for t in texts if t.startswith("branch"))
+    assert "reading" in table.splitlines()[0] and "confidence" in table.splitlines()[0]
+    marked = [line.split()[0] for line in table.splitlines()[1:] if "◀ output" in line]
+    assert marked == ["lm"]
+    assert any(t.startswith("confidence: product of the branch's per-step probabilities") for t in texts)

@@ -11,8 +11,10 @@ Panels, each drawn only when the model's ``RecognizerOutput`` holds what it need
   (B, T) each root's index among its character's Kn nodes, ``gtr_edges`` (B, T, Kn, Kn) bool, ``gtr_valid`` (B, T)
   bool; see ``RecognizerOutput``): each valid step's nodes and intra-character edges in the step's colour, its root
   as a star, and the root chain joining the roots in reading order;
-* **readings**: each branch's text and confidence, and the fusion gate per step (``extras['fusion_gate']`` (B, T))
-  when the model has one.
+* **readings**: each branch's text and confidence (the product of its per-step probabilities, EOS included), the
+  branch the output comes from marked, under a legend saying so; and the fusion gate per step
+  (``extras['fusion_gate']`` (B, T)) when the model has one. Without a graph beside it the row is only as tall as
+  its lines.
 
 It draws with matplotlib's object API on an Agg canvas, so it needs no display and sets no global backend.
 """
@@ -59,9 +61,13 @@ def explain_figure(image: np.ndarray, output: RecognizerOutput, charset: Charset
     steps = min(len(reading.text) + 1, len(ids))  # the characters and the EOS step
     labels = ["EOS" if i == EOS_ID else charset.decode([i]) or "?" for i in ids[:steps].tolist()]
     has_graph = all(k in output.extras for k in GRAPH_KEYS)
-    has_readings = "fusion_gate" in output.extras or len(output.branches) > 1
+    has_gate = "fusion_gate" in output.extras
+    has_readings = has_gate or len(output.branches) > 1
     order_rows = 0 if output.order_maps is None else -(-steps // ORDER_COLUMNS)
-    heights = [1.6] + [1.6] * (has_graph or has_readings) + [0.75 * order_rows] * (order_rows > 0)
+    # A graph or a gate chart needs a panel's height; text alone needs its lines (legend, one per branch, note).
+    text_height = 0.2 * (len(output.branches) + 3)
+    middle = 1.6 if has_graph or has_gate else text_height
+    heights = [1.6] + [middle] * has_readings + [0.75 * order_rows] * (order_rows > 0)
 
     figure = Figure(figsize=(10, sum(heights) + 0.2), layout="constrained")
     FigureCanvasAgg(figure)
@@ -77,7 +83,7 @@ def explain_figure(image: np.ndarray, output: RecognizerOutput, charset: Charset
         _segmentation(ax, image, output.seg_logits[0].argmax(dim=0).numpy(), charset, extent)
     else:
         ax.axis("off")
-    if has_graph or has_readings:
+    if has_readings:
         if has_graph:
             _graph(figure.add_subplot(grid[1, 0]), image, output, extent)
         _readings(figure, grid[1, 1] if has_graph else grid[1, :], output, charset, labels)
@@ -180,9 +186,16 @@ def _readings(figure, cell, output: RecognizerOutput, charset: Charset, labels: 
     grid = cell.subgridspec(1, 2, width_ratios=[1, 1.4]) if gate is not None else cell.subgridspec(1, 1)
     ax = figure.add_subplot(grid[0, 0])
     ax.axis("off")
-    lines = [f"{name:>6}: “{p.text}”  {p.confidence:.3f}" for name, p in _branch_readings(output, charset)]
+    readings = _branch_readings(output, charset)
+    width = max(len(p.text) for _, p in readings) + 2
+    lines = [f"{'branch':>6}  {'reading':<{width}}  confidence"]
+    for name, p in readings:
+        source = "  ◀ output" if torch.equal(output.branches[name][:1], output.logits[:1]) else ""
+        lines.append(f"{name:>6}  {'“' + p.text + '”':<{width}}  {p.confidence:10.3f}{source}")
     ax.set_title("branch readings", fontsize=FONT + 1, loc="left")
     ax.text(0, 1, "\n".join(lines), family="monospace", fontsize=FONT + 1, va="top", transform=ax.transAxes)
+    ax.text(0, 0, "confidence: product of the branch's per-step probabilities of its own reading, EOS included",
+            fontsize=FONT, va="bottom", color="0.35", transform=ax.transAxes)
     if gate is None:
         return
     ax = figure.add_subplot(grid[0, 1])
