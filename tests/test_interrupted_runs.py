@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import lmdb
 import numpy as np
 import pytest
 import yaml
@@ -26,7 +27,6 @@ from sgtr.data.datasets import LmdbDataset
 from sgtr.data.sample import Sample
 from sgtr.engine.trainer import resolve_resume, train
 from sgtr.serialization import load_safe
-
 from tests.helpers.data import contents
 from tests.helpers.engine import tiny_config, tiny_lmdb
 from tests.helpers.render import font
@@ -89,7 +89,7 @@ def test_training_killed_three_times_resumes_each_time_from_an_intact_last_check
         log = tmp_path / f"train{attempt}.log"
         seen = identity(last)
         proc = launch(["train", str(config_file), "--resume", "auto"], log)
-        wait_until(lambda: identity(last) not in (None, seen), proc, log, "a new checkpoint")
+        wait_until(lambda seen=seen: identity(last) not in (None, seen), proc, log, "a new checkpoint")
         first = load_safe(last)["global_step"]
         assert first > step, f"launch {attempt} restarted at step {first} instead of continuing after {step}"
         kill_after(proc, rng.uniform(0.0, 0.6))
@@ -147,13 +147,26 @@ def test_create_lmdb_killed_midway_leaves_no_database_and_a_rerun_builds_the_who
 
 
 # ---- sgtr synth ---------------------------------------------------------------------------------------------------
+def committed_samples(db: Path) -> int:
+    """``num-samples`` as last committed, read through LMDB's reader lock (safe beside the running writer); 0 while
+    the database does not exist yet."""
+    try:
+        env = lmdb.open(str(db), readonly=True, subdir=True, max_readers=4)
+    except lmdb.Error:
+        return 0
+    try:
+        with env.begin() as txn:
+            return int(txn.get(fmt.NUM_SAMPLES_KEY) or 0)
+    finally:
+        env.close()
+
+
 def test_synth_killed_midway_is_marked_incomplete_and_a_rerun_gives_the_uninterrupted_contents(tmp_path, caplog):
     args = ["synth", "--fonts", font(), "--no-system-fonts", "--workers", "1", "--count", "600"]
     db, log = tmp_path / "db", tmp_path / "synth.log"
     proc = launch([*args, "--out", str(db)], log)
-    # Each committed chunk holds 256 samples (about 1 MB): past 256 KiB, the first one is on disk.
-    wait_until(lambda: (db / "data.mdb").is_file() and (db / "data.mdb").stat().st_size > 256 * 1024,
-               proc, log, "a first chunk")
+    # LMDB writes pages before it commits, so the file's size says nothing: wait for a committed count.
+    wait_until(lambda: committed_samples(db) > 0, proc, log, "a first committed chunk")
     kill_after(proc, random.Random(5).uniform(0.0, 0.3))
 
     partial = contents(db)
