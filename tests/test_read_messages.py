@@ -57,3 +57,34 @@ def test_whitelist_characters_outside_the_charset_are_named(tiny_weights, image,
 def test_one_image_read_is_singular(tiny_weights, image, capsys):
     _, _, err = _read(capsys, "--model", tiny_weights, "--workers", 0, image)
     assert "1 image read in" in err[-1] and "1 images" not in err[-1]
+
+
+def _turns_seen(monkeypatch) -> list[int]:
+    from sgtr.inference.predictor import Recognizer
+
+    seen: list[int] = []
+    original = Recognizer.read_prepared
+
+    def spy(self, items, **kwargs):
+        seen.extend(len(item.turns) for item in items)
+        return original(self, items, **kwargs)
+
+    monkeypatch.setattr(Recognizer, "read_prepared", spy)
+    return seen
+
+
+def test_read_turns_tall_crops_by_default(tmp_path, tiny_weights, monkeypatch, capsys):
+    tall = tmp_path / "tall.png"
+    Image.new("RGB", (20, 80), (230, 230, 230)).save(tall)
+    seen = _turns_seen(monkeypatch)
+    _read(capsys, "--model", tiny_weights, "--workers", 0, tall)
+    _read(capsys, "--model", tiny_weights, "--workers", 0, "--no-rotate-vertical", tall)
+    assert seen == [3, 1]
+
+
+def test_recognizer_turns_tall_crops_by_default(tiny_weights, monkeypatch):
+    from sgtr.inference.predictor import Recognizer
+
+    seen = _turns_seen(monkeypatch)
+    Recognizer(tiny_weights, device="cpu").predict(Image.new("RGB", (20, 80), (230, 230, 230)))
+    assert seen == [3]

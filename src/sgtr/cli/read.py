@@ -53,9 +53,9 @@ def register(subparsers) -> None:
     p.add_argument("--whitelist", metavar="CHARS", help="allow only these characters in the output")
     p.add_argument("--lexicon", type=Path, metavar="FILE",
                    help="one word per line: replace each reading with the closest word (edit distance)")
-    p.add_argument("--rotate-vertical", action="store_true",
-                   help="also read crops taller than 1.5x their width turned by +-90 degrees; keep the most "
-                        "confident reading")
+    p.add_argument("--rotate-vertical", action=argparse.BooleanOptionalAction, default=True,
+                   help="also read crops taller than 1.5x their width turned by +-90 degrees and keep the most "
+                        "confident reading (default: on)")
     p.add_argument("--detect", action="store_true",
                    help="each PATH is a photo: find its text lines (the rapidocr wheel's detector) and print one "
                         "row per word, in reading order, with its box")

@@ -28,7 +28,8 @@ class ModelSource:
         self.branch_readings: dict[str, dict[str, Prediction]] = {}
 
     def predict(self, batch: Sequence[Sample]) -> list[Prediction | None]:
-        readings = self.recognizer.predict((s.image for s in batch), branches=self.branches)
+        # Scored on the model's own reading of each crop as given, as the published protocols do.
+        readings = self.recognizer.predict((s.image for s in batch), branches=self.branches, rotate_vertical=False)
         for sample, reading in zip(batch, readings):
             for branch, p in reading.branches.items():
                 self.branch_readings.setdefault(branch, {})[sample.key] = (p.text, p.confidence)
