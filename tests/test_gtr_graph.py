@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 import torch
 
+from sgtr.models.gtr import GTR_PRESETS
 from sgtr.models.gtr.conv import Adjacency
 from sgtr.models.gtr.graph import build_graph, knn_edges
 
@@ -130,3 +132,23 @@ def test_more_neighbours_give_more_edges():
     degrees = [build_graph(probs, order, nodes=8, neighbours=k).edges.sum(-1) for k in (1, 3, 7)]
     assert (degrees[0] >= 2).all() and (degrees[1] >= 4).all() and (degrees[2] == 8).all()
     assert degrees[0].sum() < degrees[1].sum() < degrees[2].sum()
+
+
+def connected_pair_fraction(edges: torch.Tensor) -> float:
+    """Share of a subgraph's distinct node pairs that are linked, over all subgraphs of (B, T, n, n) edges."""
+    n = edges.shape[-1]
+    off_diagonal = ~torch.eye(n, dtype=torch.bool)
+    return edges[..., off_diagonal].float().mean().item()
+
+
+@pytest.mark.parametrize("preset", ["small", "base"])
+def test_default_knn_leaves_node_pairs_unconnected(preset):
+    # At K_n = 4 with k = 3 every subgraph was complete, so the similarity edges chose nothing.
+    config = GTR_PRESETS[preset]
+    g = torch.Generator().manual_seed(0)
+    order = (3 * torch.randn(4, 26, 16 * 64, generator=g)).softmax(-1).view(4, 26, 16, 64)
+    probs = (2 * torch.randn(4, 37, 16, 64, generator=g)).softmax(1)
+    graph = build_graph(probs, order, config.nodes, config.neighbours)
+    fraction = connected_pair_fraction(graph.edges)
+    assert config.nodes >= 8 and fraction < 0.75, fraction
+    assert connected_pair_fraction(build_graph(probs, order, 4, 3).edges) == 1.0  # the old default, complete

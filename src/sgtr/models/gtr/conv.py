@@ -122,11 +122,19 @@ class GraphConv(nn.Module):
         self.act = act
 
     def forward(self, h: Tensor, adjacency: Adjacency) -> Tensor:
+        # Both halves in one matmul: [W_self; W_neighbour] stacked on the output axis, split after.
+        weight = torch.cat((self.own.weight, self.neighbour.weight))
+        bias = F.pad(self.own.bias, (0, self.neighbour.out_features))
         if self.training:
             h = masked_batch_norm(h, self.norm, adjacency.valid)
         else:
-            # BatchNorm's own eval path, written out: the ONNX exporter's batch_norm needs a static channel count,
-            # which the traced node tensors (sizes from topk and gathers) do not carry.
-            h = (h - self.norm.running_mean) * torch.rsqrt(self.norm.running_var + self.norm.eps)
-        out = self.own(h).add_(adjacency.aggregate(self.neighbour(h)))  # in place: these are fresh tensors
+            # The running statistics folded into the weights (x − μ)·s W = x (sW) − (μs) W: one pass over the nodes
+            # fewer, and no batch_norm op, whose ONNX export needs a static channel count that the traced node
+            # tensors (sizes from topk and gathers) do not carry.
+            scale = torch.rsqrt(self.norm.running_var + self.norm.eps)
+            weight = weight * scale
+            bias = bias - weight @ self.norm.running_mean
+        both = F.linear(h, weight, bias)
+        own, neighbour = both.split(self.own.out_features, dim=-1)
+        out = own + adjacency.aggregate(neighbour.contiguous())
         return out.relu_() if self.act else out

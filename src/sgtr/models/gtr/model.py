@@ -2,20 +2,16 @@
 
 It reads only fields of a host's ``RecognizerOutput`` — ``seg_logits`` (B, K, H', W'), ``order_maps`` (B, T, H', W')
 and ``features`` (B, D, H', W') — so the segmentation VR and any recognizer given a segmentation head and order maps
-(issue 6) feed it the same way. Flow: ``build_graph`` (nodes, roots, edges from the predicted maps) →
+feeds it the same way. Flow: ``build_graph`` (nodes, roots, edges from the predicted maps) →
 ``NodeEncoder`` → ``GraphReasoning`` → Linear → Z_G (B, T, K), trained with cross-entropy by the model that owns it.
 
 ``base`` follows the spec: 16 nodes per character, 480-wide node features of four 120-wide parts, spatial widths
-512/256/128/64, three contextual blocks. ``small`` is sized for the CPU cost target of S-GTR over VR+LM at 32×128
-(training step ≤ 1.15×, batch-32 inference ≤ 1.10×; ``benchmarks/gtr_cost.py``, one torch thread, a 2-core machine
-shared with a training run, so ±3 % between runs). Inference is the binding one: VR+LM reads a batch of 32 in
-~200 ms, and about half of GTR's cost does not depend on its size (the segmentation softmax, scoring and top-k over
-all T×H'×W' order-map pixels, gathers). GTR alone, batch 32, fastest of 40, in ms, by K_n / spatial width / blocks:
-8/32/3 19, 8/32/2 18, 6/32/2 16, 6/24/2 15, 6/16/2 14, 4/32/2 12. End to end S-GTR adds ~4 ms more, and the inference
-ratio measured 1.06–1.13 (K_n 8), 1.09–1.12 (6/32), 1.05–1.07 (6/24, 6/16) and 1.06–1.07 (4/32); training 1.04–1.10
-throughout. ``small`` is therefore 4 nodes per character (2 → 1 after pooling), 64-wide nodes (four 16-wide parts),
-one 32-wide spatial layer and two contextual blocks. At K_n = 4 the k = 3 kNN graph of a subgraph is complete, so
-``neighbours`` ablations need ``nodes`` ≥ 5 (e.g. ``graph={nodes: 8}``, ~1.10× inference).
+512/256/128/64, three contextual blocks. ``small`` keeps that structure — 8 nodes per character, four spatial layers,
+the adjacency update, three contextual blocks pooling 8 → 4 → 2 → 1 — narrower: 64-wide nodes (four 16-wide parts),
+spatial widths 64/48/32/32. With k = 3 neighbours a subgraph of 8 nodes is not complete (about half of its node
+pairs are linked, a quarter at 16, on random maps), so the similarity edges and the adjacency update are real choices; at 4 nodes they
+were not (every pair linked). Its cost against VR+LM is printed by ``benchmarks/gtr_cost.py``; the budget is a
+training step ≤ 1.15× and batch-32 inference ≤ 1.10× of VR+LM.
 """
 
 from __future__ import annotations
@@ -33,15 +29,15 @@ from sgtr.models.output import RecognizerOutput
 
 @dataclass(frozen=True)
 class GTRConfig:
-    nodes: int = 4  # K_n, pixels per character subgraph
+    nodes: int = 8  # K_n, pixels per character subgraph
     neighbours: int = 3  # k of the intra-subgraph kNN edges
     root_chain: bool = True  # link root t ↔ root t+1
     position: bool = True  # 2-D position part of the node features
     pooling: bool = True  # per-subgraph top-k pooling in the contextual stage
     pool_ratio: float = 0.5
     part: int = 16  # width of each node-feature part
-    spatial: tuple[int, ...] = (32,)  # spatial-stage GraphConv widths; the last is the contextual width
-    blocks: int = 2  # contextual blocks
+    spatial: tuple[int, ...] = (64, 48, 32, 32)  # spatial-stage GraphConv widths; the last is the contextual width
+    blocks: int = 3  # contextual blocks
 
 
 GTR_PRESETS: dict[str, GTRConfig] = {
