@@ -70,7 +70,7 @@ def test_a_seeded_run_repeats_its_distortions_and_another_seed_does_not():
     ("data.augment.rotate=-2", "rotate must be a number ≥ 0"),
     ("data.augment.blur=1.5", "blur must be ≤ 1"),
     ("data.augment.spin=1", "unknown config key 'data.augment.spin'"),
-    ("data.augment=true", "data.augment must be a mapping"),
+    ("data.augment=true", "data.augment: expected a mapping"),
 ])
 def test_a_bad_augment_setting_is_a_config_error_naming_it(override, message):
     with pytest.raises(ConfigError, match=message):

@@ -18,7 +18,7 @@ from sgtr.engine.curves import read_metrics
 from sgtr.engine.system import NonFiniteLossError
 from sgtr.engine.trainer import train
 from sgtr.models.factory import build_model
-from sgtr.models.weights import load_matching
+from sgtr.models.warm_start import load_matching
 from sgtr.serialization import load_safe
 from tests.helpers.engine import tiny_config, tiny_lmdb
 from tests.helpers.models import TINY_MODEL

@@ -12,6 +12,7 @@ from sgtr.data.batching import Collate, PreparedDataset, RatioBatchSampler
 from sgtr.data.charset import Charset
 from sgtr.data.datasets import open_dataset
 from sgtr.data.transforms import Prepare
+from sgtr.engine.config import ConfigError
 from sgtr.evaluation.protocols import get_protocol
 
 
@@ -24,8 +25,11 @@ def train_loader(config: dict, charset: Charset, seed: int) -> DataLoader:
     data = config["data"]
     sources = data["train"]
     if not sources:
-        raise ValueError("config data.train lists no training source")
-    readers = [open_dataset(Path(s["path"])) for s in sources]
+        raise ConfigError("data.train lists no training source; give a list of {path: ..., ratio: ...}")
+    readers = [open_source(s["path"], f"data.train[{i}].path") for i, s in enumerate(sources)]
+    for i, (reader, source) in enumerate(zip(readers, sources)):
+        if len(reader) == 0 and float(source.get("ratio", 1.0)) > 0:
+            raise ConfigError(f"data.train[{i}].path: {source['path']} holds no samples")
     policy = AugmentPolicy.from_config(data["augment"])
     prepare = Prepare(charset, data["height"], data["width"], clean=protocol_for(charset).clean,
                       augment=Augment(policy) if policy.active else None)
@@ -34,6 +38,14 @@ def train_loader(config: dict, charset: Charset, seed: int) -> DataLoader:
                                 data["batch_size"], seed=seed)
     return DataLoader(dataset, batch_sampler=sampler, num_workers=data["workers"],
                       collate_fn=Collate(charset.max_steps), persistent_workers=data["workers"] > 0, pin_memory=False)
+
+
+def open_source(path: str, key: str) -> Dataset:
+    """The dataset at a config's ``path``; one that cannot be opened is a ``ConfigError`` naming the key."""
+    try:
+        return open_dataset(Path(path))
+    except (FileNotFoundError, ValueError) as exc:  # the readers' own one-line reasons, each naming the path
+        raise ConfigError(f"{key}: {exc}") from None
 
 
 def _evenly_spaced(dataset: Dataset, limit: int | None) -> Dataset:
@@ -49,7 +61,7 @@ def val_loaders(config: dict, charset: Charset) -> tuple[list[str], list[DataLoa
     prepare = Prepare(charset, data["height"], data["width"], clean=protocol.clean)
     names, loaders = [], []
     for name, path in data["val"].items():
-        dataset = PreparedDataset(_evenly_spaced(open_dataset(Path(path)), data["val_limit"]), prepare)
+        dataset = PreparedDataset(_evenly_spaced(open_source(path, f"data.val.{name}"), data["val_limit"]), prepare)
         names.append(name)
         loaders.append(DataLoader(dataset, batch_size=data["batch_size"], num_workers=0,
                                   collate_fn=Collate(charset.max_steps)))

@@ -17,24 +17,31 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from sgtr.data.charset import Charset
 from sgtr.engine.checkpoint_io import AtomicCheckpointIO
-from sgtr.serialization import CheckpointError, load_safe
+from sgtr.engine.config import ConfigError
 from sgtr.engine.curves import plot_training_curves
 from sgtr.engine.data import train_loader, val_loaders
 from sgtr.engine.system import RecognitionSystem
-from sgtr.models.factory import build_model
-from sgtr.models.weights import load_matching
+from sgtr.models.spec import ModelSpec
+from sgtr.models.warm_start import load_matching
+from sgtr.serialization import CheckpointError, load_safe
 
 log = logging.getLogger("sgtr.train")
 
 
 def charset_from_config(config: dict) -> Charset:
     c = config["charset"]
-    return Charset.from_spec(c["spec"], max_length=c["max_length"], unknown=c["unknown"])
+    try:
+        return Charset.from_spec(c["spec"], max_length=c["max_length"], unknown=c["unknown"])
+    except ValueError as exc:  # Charset's own checks: an unreadable file, a symbol listed twice
+        raise ConfigError(f"charset.spec: {exc}") from None
 
 
 def model_from_config(config: dict, charset: Charset) -> torch.nn.Module:
-    m = config["model"]
-    return build_model(m["name"], charset, preset=m["preset"], **m["options"])
+    """The model the config's ``model`` section describes, built by ``ModelSpec`` as every reader rebuilds it."""
+    try:
+        return ModelSpec.from_config(config, charset).build()
+    except ValueError as exc:  # the factory's and the configs' checks: unknown names, options, presets
+        raise ConfigError(f"model: {exc}") from None
 
 
 def _world() -> tuple[int, int]:
@@ -70,8 +77,8 @@ def resolve_resume(resume: str | None, config: dict) -> str | None:
         raise CheckpointError(f"{resume}: not an sgtr training checkpoint (no training config inside)")
     if saved.get("max_steps") != config["trainer"]["max_steps"]:
         # The schedule was laid out for the old length; stretching it silently would change the run.
-        raise ValueError(f"{resume}: saved with trainer.max_steps={saved.get('max_steps')}; resume with the same "
-                         "value, or start a longer run from it with trainer.init_from")
+        raise ConfigError(f"{resume}: saved with trainer.max_steps={saved.get('max_steps')}; resume with the same "
+                          "value, or start a longer run from it with trainer.init_from")
     return resume
 
 
@@ -122,7 +129,8 @@ def train(config: dict, resume: str | None = None, callbacks: list[Callback] = (
         accelerator=trainer_cfg["accelerator"], devices=trainer_cfg["devices"], num_nodes=trainer_cfg["num_nodes"],
         # SyncBatchNorm under GPU DDP: statistics over the global batch and the same buffers on every rank (PyTorch
         # has no CPU version; there each rank keeps its own running statistics and rank 0's are saved).
-        strategy="auto", sync_batchnorm=torch.cuda.is_available(), precision=precision, max_steps=trainer_cfg["max_steps"],
+        strategy="auto", sync_batchnorm=torch.cuda.is_available(), precision=precision,
+        max_steps=trainer_cfg["max_steps"],
         val_check_interval=trainer_cfg["val_every"] if val_dls else None, check_val_every_n_epoch=None,
         limit_val_batches=None if val_dls else 0, num_sanity_val_steps=0,
         gradient_clip_val=config["optim"]["grad_clip"], log_every_n_steps=trainer_cfg["log_every"],

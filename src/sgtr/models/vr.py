@@ -39,10 +39,9 @@ from sgtr.models.state_names import rename_on_load
 
 @dataclass(frozen=True)
 class VRConfig:
-    """Architecture and loss weights. ``input_size`` is the (H, W) the preset is meant for (data pipeline, export);
-    the network itself accepts any size."""
+    """Architecture and loss weights; the network accepts any input size (the presets are meant for 32×128 and
+    64×256)."""
 
-    input_size: tuple[int, int] = (32, 128)
     stem: tuple[int, ...] = (32,)  # 3×3 conv widths; the first has stride 2
     widths: tuple[int, ...] = (64, 128, 256)  # residual stages
     depths: tuple[int, ...] = (2, 2, 2)
@@ -65,7 +64,7 @@ PRESETS: dict[str, VRConfig] = {
     "small": VRConfig(),
     # Paper-like (38.9M parameters): 64×256 input, stride-4 maps of 16×64, widths 128/256/512/512, PPM on the
     # deepest level, a 3×3 conv in the segmentation head.
-    "base": VRConfig(input_size=(64, 256), stem=(64, 64), widths=(128, 256, 512, 512), depths=(2, 3, 4, 2),
+    "base": VRConfig(stem=(64, 64), widths=(128, 256, 512, 512), depths=(2, 3, 4, 2),
                      strides=(2, 2, 1, 1), ppm_bins=(1, 2, 3, 6), out_stride=4, fpn_channels=256, head_channels=256,
                      order_channels=128),
 }

@@ -41,7 +41,6 @@ class ABINetConfig:
     """Architecture, iterations and loss weights. D, the width of V and G, is ``widths[-1]``; ``language`` configures
     the BCN stand-in (overridden by a mapping of ``LMConfig`` fields)."""
 
-    input_size: tuple[int, int] = (32, 128)
     stem: tuple[int, ...] = (32,)  # ResNet: stride 2 in the stem ...
     widths: tuple[int, ...] = (64, 128, 128)
     depths: tuple[int, ...] = (1, 2, 2)

@@ -24,9 +24,8 @@ from sgtr.models.output import RecognizerOutput, Targets
 
 @dataclass(frozen=True)
 class CRNNConfig:
-    """``input_size`` is the (H, W) the preset is meant for (data pipeline, export); any size runs."""
+    """Architecture; any input size runs."""
 
-    input_size: tuple[int, int] = (32, 128)
     widths: tuple[int, ...] = (32, 64, 128, 256)  # per stage; each stage halves the height
     depths: tuple[int, ...] = (1, 1, 2, 2)  # 3×3 convs per stage
     width_strides: tuple[int, ...] = (2, 2, 1, 1)  # horizontal pooling per stage: 128 columns → 32 frames

@@ -39,9 +39,8 @@ from sgtr.models.output import RecognizerOutput, Targets
 
 @dataclass(frozen=True)
 class PRENConfig:
-    """``input_size`` is the (H, W) the preset is meant for (data pipeline, export); any size runs."""
+    """Architecture; any input size runs."""
 
-    input_size: tuple[int, int] = (32, 128)
     stem: tuple[int, ...] = (32,)  # 3×3 conv widths; the first has stride 2
     widths: tuple[int, ...] = (64, 128, 160)  # residual stages; each is one aggregated level
     depths: tuple[int, ...] = (1, 2, 2)
@@ -55,7 +54,7 @@ class PRENConfig:
 PRESETS: dict[str, PRENConfig] = {
     "small": PRENConfig(),
     # PREN's 64×256 input, wider and deeper stages and primitives, for GPUs.
-    "base": PRENConfig(input_size=(64, 256), stem=(32, 64), widths=(128, 256, 384), depths=(2, 3, 3), part=128,
+    "base": PRENConfig(stem=(32, 64), widths=(128, 256, 384), depths=(2, 3, 3), part=128,
                        pool_channels=64),
 }
 

@@ -36,7 +36,6 @@ from sgtr.models.output import RecognizerOutput, Targets
 class SRNConfig:
     """Architecture and loss weights. D, the width of V, G, S and the fused features, is ``widths[-1]``."""
 
-    input_size: tuple[int, int] = (32, 128)
     stem: tuple[int, ...] = (32,)  # ResNet: stride 2 in the stem ...
     widths: tuple[int, ...] = (64, 128, 128)
     depths: tuple[int, ...] = (1, 2, 2)
@@ -57,7 +56,7 @@ PRESETS: dict[str, SRNConfig] = {
     "small": SRNConfig(),
     # Paper-like: 64×256 input to an 8×32×512 map, 2 transformer units, 4-layer GSRM streams (SRN's ResNet50-FPN
     # replaced by a basic-block ResNet of the same depth pattern).
-    "base": SRNConfig(input_size=(64, 256), stem=(64,), widths=(64, 128, 256, 512), depths=(3, 4, 6, 3),
+    "base": SRNConfig(stem=(64,), widths=(64, 128, 256, 512), depths=(3, 4, 6, 3),
                       strides=(1, 2, 2, 1), transformer_layers=2, heads=8, ffn=2048, attention=512, gsrm_layers=4),
 }
 

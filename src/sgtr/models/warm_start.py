@@ -1,9 +1,11 @@
-"""Loading weights into a model whose heads may differ from the checkpoint's (fine-tuning to a new charset or length).
+"""Warm starts: loading weights into a model whose heads may differ from the checkpoint's (``trainer.init_from``:
+fine-tuning to a new charset or length, or starting a larger model from a smaller one's weights).
 
 Tensors of equal shape are copied. A tensor whose shape differs only along a class axis (old ``num_classes`` against
 new) is remapped symbol by symbol, so a model fine-tuned from 36 to 62 classes keeps everything it knew about the
-shared symbols and only the new rows start fresh. Anything else keeps its fresh initialisation and is reported. Weights of a bare recognizer are found inside a model
-that wraps it (a VR checkpoint initialises S-GTR's ``vr``).
+shared symbols and only the new rows start fresh. Anything else keeps its fresh initialisation and is reported.
+Weights of a bare recognizer are found inside a model that wraps it: a VR checkpoint initialises S-GTR's ``vr``, a
+host's initialises the plug-in's ``host``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import torch
 from torch import nn
 
 from sgtr.data.charset import EOS_ID, Charset
+from sgtr.models.state_names import upgrade_state
 
 
 @dataclass
@@ -50,7 +53,7 @@ def load_matching(model: nn.Module, state: dict[str, torch.Tensor], old: Charset
                   new: Charset | None = None) -> LoadReport:
     report = LoadReport()
     target = model.state_dict()
-    state = _align_prefix(state, set(target))
+    state = upgrade_state(model, _align_prefix(state, set(target)))
     mapping = class_index_map(old, new) if old is not None and new is not None else None
     for key, value in state.items():
         if key not in target:
