@@ -13,6 +13,9 @@ import torch
 from sgtr.inference.loading import load_model
 from sgtr.inference.predictor import Recognizer
 from sgtr.inference.preprocess import to_batch
+from sgtr.inference.weights import read_weights
+from sgtr.models.factory import build_model
+from sgtr.models.warm_start import load_matching
 
 LEGACY = Path(__file__).parent / "data" / "legacy"
 EXPECTED = json.loads((LEGACY / "expected.json").read_text())
@@ -47,3 +50,13 @@ def test_legacy_weights_read_the_recorded_texts(name):
     readings = Recognizer(LEGACY / entry["file"], device="cpu").predict(list(legacy_images()))
     assert [r.text for r in readings] == entry["texts"]
     assert [r.confidence for r in readings] == pytest.approx(entry["confidences"], abs=1e-4)
+
+
+def test_an_old_vr_weights_file_warm_starts_the_vr_inside_sgtr():
+    spec, state = read_weights(LEGACY / EXPECTED["models"]["vr"]["file"])
+    sgtr = build_model("sgtr", spec.charset, vr=spec.options)
+    report = load_matching(sgtr, state, spec.charset, spec.charset)
+    vr = spec.load_state(state, "vr.safetensors")
+    assert not report.unused and len(report.copied) == len(vr.state_dict())
+    for key, value in vr.state_dict().items():
+        torch.testing.assert_close(sgtr.state_dict()[f"vr.{key}"], value)
