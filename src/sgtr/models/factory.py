@@ -9,7 +9,7 @@ It sits above the models (they never import it). Each entry takes the charset an
   ``vr``, ``language`` and ``graph`` mappings of ``VRConfig``, ``LMConfig`` and ``GTRConfig`` fields (GTR's switches:
   ``graph: {neighbours, root_chain, position, pooling, nodes}``); see ``sgtr.models.sgtr.sgtr_config``;
 * host recognizers (``sgtr.models.hosts``) — ``crnn``, ``trba``, ``srn``, ``pren``, ``abinet``: ``preset``
-  (``small``/``base``) and any field of the host's config; ``gtr: true`` wraps the host in ``GTRPlugin`` (spec §9),
+  (``small``/``base``) and any field of the host's config; ``gtr: true`` wraps the host in ``GTRPlugin``,
   which then also takes ``graph`` (``GTRConfig`` fields; it may also sit inside ``plugin``) and ``plugin``
   (``PluginConfig`` fields, ``weights`` among them; see ``sgtr.models.plugin.plugin_config``), e.g.
   ``{gtr: true, graph: {nodes: 8}, plugin: {fusion: average}}``. The preset names both the host's and the

@@ -1,4 +1,4 @@
-"""Dynamic fusion of the LM and GTR branches into S-GTR's final prediction (spec §5), and its ablation variants.
+"""Dynamic fusion of the LM and GTR branches into S-GTR's final prediction, and its ablation variants.
 
 Every fusion is called as ``fusion(lm_logits, lm_hidden, gtr_logits, gtr_hidden)`` with logits (B, T, K) and hidden
 states (B, T, d_L) / (B, T, d_G), and returns the fused logits Z_F (B, T, K) and, for the gated form, the gate's mean

@@ -1,6 +1,6 @@
 """The language model (LM) branch of S-GTR: a bidirectional transformer that re-reads the host's 1-D prediction.
 
-Tensor flow (spec §3): host logits (B, T, K) → softmax = P_V → Linear K→d → + sinusoidal step encoding → dropout →
+Tensor flow: host logits (B, T, K) → softmax = P_V → Linear K→d → + sinusoidal step encoding → dropout →
 N post-LN transformer encoder layers, full (bidirectional) self-attention, no cross-attention to the image → LayerNorm
 → hidden S_L (B, T, d) → Linear d→K → logits Z_L (B, T, K).
 

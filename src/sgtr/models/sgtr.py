@@ -1,4 +1,4 @@
-"""S-GTR (spec §5): the segmentation VR, with the language model and GTR reasoning over its output in parallel.
+"""S-GTR: the segmentation VR, with the language model and GTR reasoning over its output in parallel.
 
 Tensor flow: images → VR → ``RecognizerOutput`` (P_V as ``logits``, ``seg_logits``, ``order_maps``, ``features``)
 → LM on the logits ∥ GTR on the maps and features → fusion of the two → Z_F, the final ``logits``. ``branches`` holds
@@ -10,7 +10,7 @@ Losses (given ``Targets``): the VR's own (``seg``, ``order``, ``seq``, weighted 
 ``fused`` cross-entropies over the valid steps (characters and EOS), and ``mutual``, the symmetric KL of deep mutual
 learning between the LM and GTR distributions on the valid steps, each direction with its target side detached:
 KL(sg(P_L) ‖ P_G) teaches GTR, KL(sg(P_G) ‖ P_L) teaches the LM. ``loss`` = fused·L_F + lm·L_LM + gtr·L_GTR +
-vr·L_VR + mutual·L_ML with the defaults of spec §11 #12 (1, 1, 1, 0.5, 1).
+vr·L_VR + mutual·L_ML with the defaults 1, 1, 1, 0.5, 1 (the losses live in ``sgtr.models.losses``).
 
 ``extras``: GTR's graph (``gtr_nodes``, ``gtr_roots``, ``gtr_edges``, ``gtr_valid``) and, with gated fusion,
 ``fusion_gate``; see ``RecognizerOutput``.

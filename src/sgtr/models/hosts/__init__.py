@@ -1,4 +1,4 @@
-"""Host recognizers: other papers' models (CRNN, TRBA, SRN, PREN, ABINet-LV) that GTR plugs into (spec §9, issue 6).
+"""Host recognizers: other papers' models (CRNN, TRBA, SRN, PREN, ABINet-LV) that GTR plugs into.
 
 Each host is a compact re-implementation that honours the contract below, so ``sgtr.models.plugin.GTRPlugin`` wraps
 any of them without special cases, and each also trains, reads and exports on its own like any sgtr model.

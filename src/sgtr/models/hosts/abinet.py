@@ -1,5 +1,5 @@
 """ABINet-LV (Fang et al., CVPR 2021, "Read like humans: autonomous, bidirectional and iterative language modeling for
-scene text recognition"), a host S-GTR plugs GTR into (spec §9): a vision model, a bidirectional language model that
+scene text recognition"), a host S-GTR plugs GTR into: a vision model, a bidirectional language model that
 re-reads the vision prediction, and an alignment gate, iterated.
 
 Tensor flow: images (B, 3, H, W) → ResNet + transformer layers → features V (B, D, H', W'), 8×32 for ``small`` →

@@ -1,5 +1,5 @@
 """SRN (Yu et al., CVPR 2020, "Towards accurate scene text recognition with semantic reasoning networks"), a host S-GTR
-plugs GTR into (spec §9): a visual model reads all T characters in parallel, a semantic model re-reads that reading,
+plugs GTR into: a visual model reads all T characters in parallel, a semantic model re-reads that reading,
 and a gate fuses the two.
 
 Tensor flow: images (B, 3, H, W) → ResNet + transformer units → features V (B, D, H', W'), 8×32 for ``small`` →

@@ -1,6 +1,6 @@
 """TRBA (Baek et al., ICCV 2019, "What is wrong with scene text recognition model comparisons?"): TPS rectification,
 ResNet features, a BiLSTM sequence model and a Bahdanau attention decoder — the strongest row of that paper's grid, and
-one of the hosts S-GTR plugs GTR into (spec §9).
+one of the hosts S-GTR plugs GTR into.
 
 Tensor flow: images (B, 3, H, W) → TPS (a localization net predicts F fiducial points; the thin-plate spline through
 them resamples the image to ``input_size``, RARE/ASTER style) → ResNet → features (B, D, H', W'), 8×32 for ``small``
