@@ -7,6 +7,8 @@ import pytest
 
 from sgtr.cli.main import main
 from sgtr.engine.config import ConfigError, load_config
+from sgtr.engine.trainer import charset_from_config, model_from_config
+from sgtr.models.spec import ModelSpec
 
 
 @pytest.mark.parametrize("override, expected", [
@@ -87,3 +89,20 @@ def test_sgtr_train_keeps_the_traceback_of_an_error_that_is_not_sgtrs(monkeypatc
     monkeypatch.setattr("sgtr.engine.trainer.train", broken)
     with pytest.raises(ValueError, match="a bug inside the engine"):
         main(["train", "configs/vr_small.yaml"])
+
+
+def test_a_bad_model_option_is_one_line_from_sgtr_train(tmp_path, capsys):
+    code = main(["train", "configs/vr_small.yaml", "model.options={widthz: [8]}", f"trainer.out={tmp_path}"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert err.startswith("sgtr train: error: model: unknown VR config field(s) widthz")
+
+
+def test_the_trainer_builds_the_model_a_checkpoint_reader_rebuilds():
+    config = load_config(None, ["model.name=crnn", "model.options={hidden: 8, layers: 1}", "data.height=32"])
+    charset = charset_from_config(config)
+    spec = ModelSpec.from_training(config, charset.to_config())  # what a reader makes of the saved checkpoint
+    assert spec == ModelSpec.from_config(config, charset)
+    trained, rebuilt = model_from_config(config, charset), spec.build()
+    shapes = lambda model: {k: v.shape for k, v in model.state_dict().items()}  # noqa: E731
+    assert shapes(trained) == shapes(rebuilt)
