@@ -9,13 +9,17 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from PIL import Image
 
+from sgtr.data.charset import Charset
+from sgtr.inference.predictor import Reading
 from sgtr.serving.limits import Limits
 from tests.helpers.photos import WORDS, render_photo
 
@@ -42,7 +46,8 @@ def client(recognizer) -> TestClient:
     from sgtr.inference.detection import TextDetector
     from sgtr.inference.photo import PhotoReader
 
-    return TestClient(create_app(recognizer, LIMITS, PhotoReader(recognizer, TextDetector(threads=1))))
+    with TestClient(create_app(recognizer, LIMITS, PhotoReader(recognizer, TextDetector(threads=1)))) as client:
+        yield client
 
 
 def png(image: Image.Image) -> bytes:
@@ -145,6 +150,48 @@ def test_model_work_past_the_timeout_is_503(recognizer):
     impatient = TestClient(create_app(recognizer, Limits(timeout_s=1e-4)))
     response = impatient.post("/read", files=upload(("word_00.png", crop_bytes())))
     assert response.status_code == 503 and "timed out" in response.json()["detail"]
+
+
+class SlowRecognizer:
+    """Stands in for a ``Recognizer`` (only what the app touches): each read takes ``seconds`` and the most reads
+    ever running at once is kept."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.running, self.most = seconds, 0, 0
+        self.lock = threading.Lock()
+        self.spec, self.charset = SimpleNamespace(name="slow"), Charset(tuple("ab"), name="ab")
+        self.input_size, self.runtime = (32, 128), SimpleNamespace(name="stub")
+
+    def predict(self, images, branches=False):
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(self.seconds)
+        with self.lock:
+            self.running -= 1
+        return [Reading("ab", 0.9, [0.9, 0.9]) for _ in images]
+
+
+def test_model_work_never_exceeds_the_concurrency_cap_even_after_timeouts():
+    # A runs 0-0.5 s. B (sent at 0.1) starts at 0.5, times out at 0.8, and its work runs on to 1.0. C (sent at 0.6)
+    # gets its turn in the queue at 0.8; only the gate keeps it from running beside B's abandoned work.
+    slow = SlowRecognizer(0.5)
+    statuses = {}
+
+    def send(name: str, delay: float):
+        time.sleep(delay)
+        statuses[name] = client.post("/read", files=upload(("word_00.png", crop_bytes()))).status_code
+
+    # One event loop for all requests, as under uvicorn (without ``with``, each request gets a loop of its own).
+    with TestClient(create_app(slow, Limits(timeout_s=0.7, concurrency=1))) as client:
+        senders = [threading.Thread(target=send, args=args) for args in (("A", 0.0), ("B", 0.1), ("C", 0.6))]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join(timeout=30)
+        time.sleep(1.0)  # let abandoned work finish before counting
+    assert slow.most == 1
+    assert statuses["A"] == 200 and statuses["B"] == 503
 
 
 def test_photos_without_a_detector_are_refused_naming_the_extra(recognizer):

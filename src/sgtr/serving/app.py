@@ -12,7 +12,8 @@
 
 Every error is JSON ``{"detail": "..."}`` with a 4xx status naming the file and the problem (or 503 when a
 request's model work times out). The event loop never runs model work: uploads are decoded in worker threads, and
-model work runs in threads behind a ``CapacityLimiter`` of ``Limits.concurrency``, so requests queue there.
+model work runs in threads, at most ``Limits.concurrency`` at once (the work of a request that timed out
+included: it finishes in the background and keeps its place until then); the other requests queue.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import tempfile
+import threading
 import time
 from dataclasses import asdict
 from importlib import resources
@@ -70,7 +72,10 @@ ERRORS = {status: {"description": text} for status, text in (
 def create_app(recognizer: Recognizer, limits: Limits | None = None, photos: PhotoReader | None = None) -> FastAPI:
     """The application around a ready ``recognizer``; ``photos``: a ``PhotoReader`` for photos (None: crops only)."""
     limits = limits or Limits()
-    model_work = anyio.CapacityLimiter(limits.concurrency)
+    # Requests wait for model work on the limiter, in the event loop. A request that times out stops waiting but its
+    # thread runs on, so the threads also pass a gate of their own: abandoned work keeps its place until it ends.
+    queue = anyio.CapacityLimiter(limits.concurrency)
+    gate = threading.BoundedSemaphore(limits.concurrency)
     can_explain = hasattr(recognizer.runtime, "model") and importlib.util.find_spec("matplotlib") is not None
     page = (resources.files("sgtr.serving") / "page.html").read_text(encoding="utf-8")
     app = FastAPI(title="sgtr", summary="Read the text of word crops and photos with an sgtr model.",
@@ -124,11 +129,19 @@ def create_app(recognizer: Recognizer, limits: Limits | None = None, photos: Pho
                 lambda: [decode_upload(n, b, limits) for n, b in zip(names, blobs)])
         except UploadError as exc:
             return JSONResponse({"detail": exc.message}, status_code=exc.status)
+        deadline = time.monotonic() + limits.timeout_s
+
+        def work() -> list[dict] | None:
+            with gate:
+                if time.monotonic() > deadline:  # timed out while abandoned work held the gate: nobody waits
+                    return None
+                return _read_all(recognizer, photos, names, images, kind, explain)
+
         try:
             with anyio.fail_after(limits.timeout_s):
-                results = await to_thread.run_sync(
-                    lambda: _read_all(recognizer, photos, names, images, kind, explain),
-                    limiter=model_work, abandon_on_cancel=True)
+                results = await to_thread.run_sync(work, limiter=queue, abandon_on_cancel=True)
+            if results is None:
+                raise TimeoutError
         except TimeoutError:
             raise HTTPException(503, f"timed out after {limits.timeout_s:g} s (the model is busy; try again, "
                                      "or send fewer images)") from None
