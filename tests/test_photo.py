@@ -17,7 +17,7 @@ from sgtr.data.charset import Charset
 from sgtr.inference import detection
 from sgtr.inference.detection import DetectorMissing, TextDetector, boxes_from_map, detector_input_size, order_corners
 from sgtr.inference.photo import PhotoReader, split_words
-from tests.helpers.photos import FONT_DIR, WORDS, inside, render_photo
+from tests.helpers.photos import FONT_DIR, WORDS, background, inside, render_photo
 
 pytest.importorskip("rapidocr", reason="the detector ships in the rapidocr wheel (sgtr[pretrained])")
 
@@ -98,6 +98,12 @@ def test_words_come_back_read_in_reading_order_with_boxes_on_them(reader):
         line = next(box for text, box in lines.items() if word.text in text)
         assert inside(centre, line), f"{word.text!r} box centre {centre} outside {line}"
         assert word.confidence > 0.5
+
+
+def test_a_photo_without_text_has_no_words(reader):
+    reading = reader.read(background(400, 300, seed=3))
+    assert reading.words == [] and reading.text == ""
+    assert reader.read(np.zeros((5, 7, 3), dtype=np.uint8)).words == []  # smaller than the detector's stride
 
 
 def test_an_upside_down_photo_is_read_upright(reader):
