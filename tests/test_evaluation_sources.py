@@ -13,6 +13,7 @@ from sgtr.data.sample import Sample
 from sgtr.evaluation.sources import (
     PredictionsFile,
     RapidOcr,
+    RapidOcrV4,
     SourceError,
     Tesseract,
     canonical_key,
@@ -104,9 +105,15 @@ def test_missing_tesseract_names_the_setup_script(monkeypatch):
 
 
 def test_missing_rapidocr_names_the_extra(monkeypatch):
-    monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)  # makes the import fail
-    with pytest.raises(SourceError, match=r"pip install 'sgtr\[rapidocr\]'"):
+    monkeypatch.setitem(sys.modules, "rapidocr", None)  # makes the import fail
+    with pytest.raises(SourceError, match=r"pip install 'sgtr\[pretrained\]'"):
         RapidOcr()
+
+
+def test_missing_rapidocr_v4_names_its_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)
+    with pytest.raises(SourceError, match=r"pip install 'sgtr\[rapidocr-v4\]'"):
+        RapidOcrV4()
 
 
 def _benchmark_crop(shared_data: Path) -> Sample:
@@ -123,7 +130,7 @@ def test_tesseract_reads_a_benchmark_word(shared_data):
 
 
 def test_rapidocr_reads_a_benchmark_word(shared_data):
-    pytest.importorskip("rapidocr_onnxruntime")
+    pytest.importorskip("rapidocr")
     [(text, confidence)] = RapidOcr().predict([_benchmark_crop(shared_data)])
-    assert text.lower() == "cafe"
+    assert text.lower() == "café"  # its full character list has the accent
     assert 0 < confidence <= 1

@@ -21,13 +21,13 @@ from sgtr.evaluation.protocols import PROTOCOLS
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt", ".onnx")  # an ONNX export runs in ONNX Runtime
 # The keys of sgtr.evaluation.sources.ENGINES, spelled out so that --help does not import PIL and numpy.
-ENGINE_NAMES = ("tesseract", "rapidocr")
+ENGINE_NAMES = ("tesseract", "rapidocr", "rapidocr-v4")
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate", usage="sgtr evaluate [MODEL] [SET_OR_ROOT ...] "
-                          "[--predictions FILE | --engine {tesseract,rapidocr}] [options]",
+                          "[--predictions FILE | --engine {tesseract,rapidocr,rapidocr-v4}] [options]",
         help="word accuracy and 1-NED of a model, a predictions file or a peer engine on benchmark sets",
         description="Score one prediction source on sets under one protocol. Each SET_OR_ROOT is a set (a folder "
                     "with labels.tsv or gt.txt, an LMDB folder) or a folder holding sets, under any name (ours or "

@@ -10,7 +10,10 @@ import argparse
 import logging
 import sys
 
-from sgtr.cli import compare, data, evaluate, explain, export, read, serve, synth, train
+from sgtr.cli import compare, data, evaluate, explain, export, import_weights, read, serve, synth, train
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from sgtr import progress
 from sgtr.cli.errors import CommandError
 
 # The subcommands, in the order ``sgtr --help`` lists them: each module has a ``register(subparsers)`` function.
@@ -18,6 +21,7 @@ from sgtr.cli.errors import CommandError
 SUBCOMMANDS = (
     data,
     synth,
+    import_weights,
     evaluate,
     compare,
     train,
@@ -34,10 +38,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sgtr", description="Scene text recognition with S-GTR.")
     parser.add_argument("--version", action="version", version=f"sgtr {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every skipped sample and debug details")
+    parser.add_argument("-q", "--quiet", action="store_true", help=QUIET_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in SUBCOMMANDS:
         module.register(sub)
+    _add_quiet(sub)
     return parser
+
+
+QUIET_HELP = "no progress bars (they are drawn only when stderr is a terminal anyway)"
+
+
+def _add_quiet(subparsers) -> None:
+    """``--quiet`` after any subcommand too (``sgtr read --quiet``), nested ones included."""
+    for parser in subparsers.choices.values():
+        parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=QUIET_HELP)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _add_quiet(action)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     root = logging.getLogger("sgtr")
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    progress.set_quiet(args.quiet)
     try:
-        return int(args.func(args) or 0)
+        with logging_redirect_tqdm(loggers=[root]):  # log lines print above a progress bar, not through it
+            return int(args.func(args) or 0)
     except CommandError as exc:
         print(f"sgtr {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -1,5 +1,6 @@
-"""Turning a decoded ``Sample`` into model-ready arrays: fixed-size resize, label encoding and position masks; and
-``normalise``, the one uint8 → [−1, 1] mapping that training, validation and reading all feed the models through.
+"""Turning a decoded ``Sample`` into model-ready arrays: fixed-size resize (stretched, or aspect kept and padded),
+label encoding and position masks; and ``normalise``, the one uint8 → [−1, 1] mapping that training, validation and
+reading all feed the models through.
 
 ``Prepare`` runs inside DataLoader workers, so each sample is resized and encoded once, on the CPU side, as uint8;
 ``normalise`` makes the float tensor in the main process, keeping uint8 (4× smaller) on the way between processes.
@@ -7,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -32,11 +34,35 @@ class PreparedSample:
     positions: np.ndarray | None
 
 
-def resize_image(image: Image.Image, height: int, width: int) -> np.ndarray:
-    """Resize to exactly ``height``×``width`` (aspect not kept, as in the paper's training) as uint8 RGB."""
-    if image.size != (width, height):
-        image = image.resize((width, height), Image.BILINEAR)
-    return np.asarray(image, dtype=np.uint8)
+PAD_VALUE = 128  # the grey that normalises to 0, where the pretrained PP-OCR network saw its padding
+
+
+def fitted_width(size: tuple[int, int], height: int, width: int) -> int:
+    """The width a (w, h) image takes at ``height`` with its aspect ratio kept, at most ``width``, at least 1."""
+    w, h = size
+    return max(1, min(width, math.ceil(height * w / max(h, 1))))
+
+
+def resize_image(image: Image.Image, height: int, width: int, keep_ratio: bool = False) -> np.ndarray:
+    """``height``×``width`` uint8 RGB. Stretched (the paper's training), or with ``keep_ratio`` scaled to ``height``
+    with the aspect ratio kept, squeezed only when wider than ``width``, and padded on the right with grey."""
+    if not keep_ratio:
+        if image.size != (width, height):
+            image = image.resize((width, height), Image.BILINEAR)
+        return np.asarray(image, dtype=np.uint8)
+    fitted = fitted_width(image.size, height, width)
+    canvas = np.full((height, width, 3), PAD_VALUE, dtype=np.uint8)
+    canvas[:, :fitted] = np.asarray(image.resize((fitted, height), Image.BILINEAR), dtype=np.uint8)
+    return canvas
+
+
+def resize_mask(mask: np.ndarray, size: tuple[int, int], height: int, width: int, keep_ratio: bool) -> np.ndarray:
+    """A character-instance map resized like its (w, h) ``size`` image by ``resize_image`` (nearest; padding is
+    background)."""
+    fitted = fitted_width(size, height, width) if keep_ratio else width
+    out = np.zeros((height, width), dtype=mask.dtype)
+    out[:, :fitted] = np.asarray(Image.fromarray(mask).resize((fitted, height), Image.NEAREST))
+    return out
 
 
 def normalise(images: np.ndarray) -> torch.Tensor:
@@ -62,8 +88,9 @@ class Prepare:
     """
 
     def __init__(self, charset: Charset, height: int, width: int, clean: Callable[[str], str] | None = None,
-                 augment: Augment | None = None):
+                 augment: Augment | None = None, keep_ratio: bool = False):
         self.charset, self.height, self.width, self.clean, self.augment = charset, height, width, clean, augment
+        self.keep_ratio = keep_ratio
 
     def __call__(self, sample: Sample | Skip) -> PreparedSample | Skip:
         if isinstance(sample, Skip):
@@ -74,11 +101,11 @@ class Prepare:
             ids = self.charset.encode(label)
         except LabelError as exc:
             return Skip(sample.key, f"{exc} (label {sample.label!r})")
-        image = resize_image(sample.image, self.height, self.width)
+        image = resize_image(sample.image, self.height, self.width, self.keep_ratio)
         positions = None
         if sample.mask is not None and label == original:
-            mask = Image.fromarray(instance_to_position(sample.mask, label))
-            positions = np.asarray(mask.resize((self.width, self.height), Image.NEAREST))
+            positions = resize_mask(instance_to_position(sample.mask, label), sample.image.size, self.height,
+                                    self.width, self.keep_ratio)
         if self.augment is not None:
             image, positions = self.augment(image, positions)
         return PreparedSample(sample.key, label, image, ids, positions)

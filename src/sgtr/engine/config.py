@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "data": {
         "height": 32,
         "width": 128,
+        "keep_ratio": False,  # scale to height keeping the aspect ratio, pad to width (the PP-OCR geometry)
         # Training sources: a list of {path, ratio}; each path is an LMDB tree, a labels.tsv folder or a gt.txt.
         "train": [],
         # Validation sets by name: the synthetic split and any real sets (never trained on).
@@ -72,8 +73,10 @@ DEFAULTS: dict[str, Any] = {
         "out": "runs/default",
         "log_every": 50,
         "nan_patience": 20,  # consecutive non-finite losses before the run stops
-        "init_from": None,  # checkpoint to fine-tune from (mismatched heads are re-initialised)
+        "init_from": None,  # checkpoint or weights file to fine-tune from (mismatched heads are re-initialised)
     },
+    # Distillation from a frozen teacher weights file on each batch (sgtr.engine.distillation); weight 0 = off.
+    "distill": {"teacher": None, "weight": 0.0, "temperature": 1.0},
 }
 
 
@@ -234,6 +237,7 @@ RULES: dict[str, Rule] = {
     "charset.unknown": choice("drop", "unk"),
     "data.height": whole(1),
     "data.width": whole(1),
+    "data.keep_ratio": flag,
     "data.train": train_sources,
     "data.val": val_sets,
     "data.batch_size": whole(1),
@@ -258,6 +262,9 @@ RULES: dict[str, Rule] = {
     "trainer.log_every": whole(1),
     "trainer.nan_patience": whole(1),
     "trainer.init_from": optional(text),
+    "distill.teacher": optional(text),
+    "distill.weight": number(0),
+    "distill.temperature": number(0, above=True),
 }
 
 

@@ -18,6 +18,7 @@ from sgtr.data.batching import Batch
 from sgtr.data.charset import PAD_ID, Charset
 from sgtr.data.skips import SkipLog
 from sgtr.engine.data import protocol_for
+from sgtr.engine.distillation import Distillation
 from sgtr.evaluation.metrics import Tally
 from sgtr.models.decoding import decode
 
@@ -35,9 +36,12 @@ def batch_word_accuracy(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor
 
 
 class RecognitionSystem(L.LightningModule):
-    def __init__(self, model: nn.Module, charset: Charset, config: dict, val_names: list[str] = ()):
+    def __init__(self, model: nn.Module, charset: Charset, config: dict, val_names: list[str] = (),
+                 distillation: Distillation | None = None):
         super().__init__()
         self.model = model
+        # Kept out of the module tree, so the frozen teacher never lands in a checkpoint.
+        self._distillation = (distillation,)
         self.charset = charset
         self.config = config
         self.val_names = list(val_names)
@@ -61,6 +65,10 @@ class RecognitionSystem(L.LightningModule):
             return None
         out = self.model(batch.images, batch.targets)
         loss = out.loss
+        distillation = self._distillation[0]
+        if distillation is not None and distillation.weight > 0:
+            out.losses["distill"] = distillation.to(batch.images.device)(out, batch.images)
+            loss = loss + distillation.weight * out.losses["distill"]
         if not torch.isfinite(loss):
             self.nan_streak += 1
             log.warning("step %d: non-finite loss (%s), step skipped", self.global_step, loss.item())
@@ -118,16 +126,24 @@ class RecognitionSystem(L.LightningModule):
         optim, trainer = self.config["optim"], self.config["trainer"]
         global_batch = self.config["data"]["batch_size"] * self.trainer.world_size
         lr = optim["lr"] * global_batch / optim["base_batch"]
-        decay, no_decay = [], []
-        for name, param in self.model.named_parameters():
+        # A model part with a pretrained ``backbone`` and ``config.backbone_lr`` trains that backbone at that multiple.
+        multiplier: dict[int, float] = {}
+        for module in self.model.modules():
+            scale = getattr(getattr(module, "config", None), "backbone_lr", None)
+            if scale is not None and hasattr(module, "backbone"):
+                multiplier.update({id(p): float(scale) for p in module.backbone.parameters()})
+        groups: dict[tuple[bool, float], list] = {}
+        for param in self.model.parameters():
             if param.requires_grad:
-                (no_decay if param.ndim <= 1 else decay).append(param)
-        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": optim["weight_decay"]},
-                                       {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+                groups.setdefault((param.ndim > 1, multiplier.get(id(param), 1.0)), []).append(param)
+        optimizer = torch.optim.AdamW([{"params": params, "lr": lr * scale,
+                                        "weight_decay": optim["weight_decay"] if decays else 0.0}
+                                       for (decays, scale), params in groups.items()], lr=lr)
+        peaks = [group["lr"] for group in optimizer.param_groups]
         steps = trainer["max_steps"]
         warmup = max(1, int(optim["warmup"] * steps))
         if optim["schedule"] == "onecycle":
-            scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps + 1,
+            scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peaks, total_steps=steps + 1,
                                                             pct_start=warmup / steps, cycle_momentum=False)
         elif optim["schedule"] == "cosine":
             scheduler = torch.optim.lr_scheduler.LambdaLR(

@@ -12,15 +12,18 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from sgtr.data.charset import Charset
 from sgtr.engine.checkpoint_io import AtomicCheckpointIO
+from sgtr.engine.console import StepProgress
 from sgtr.engine.config import ConfigError
 from sgtr.engine.curves import plot_training_curves
 from sgtr.engine.data import train_loader, val_loaders
+from sgtr.engine.distillation import Distillation
 from sgtr.engine.system import RecognitionSystem
+from sgtr.inference.weights import load_weights, read_weights
 from sgtr.models.spec import ModelSpec
 from sgtr.models.warm_start import load_matching
 from sgtr.serialization import CheckpointError, load_safe
@@ -82,6 +85,18 @@ def resolve_resume(resume: str | None, config: dict) -> str | None:
     return resume
 
 
+def read_model_state(path: str) -> tuple[Charset | None, dict]:
+    """The charset and tensors of a training checkpoint or a weights file (``trainer.init_from``)."""
+    if str(path).endswith(".safetensors"):
+        spec, state = read_weights(path)
+        return spec.charset, state
+    ckpt = load_safe(path)
+    if not isinstance(ckpt.get("state_dict"), dict):
+        raise CheckpointError(f"{path}: not an sgtr training checkpoint (no state_dict)")
+    old = Charset.from_config(ckpt["sgtr"]["charset"]) if "sgtr" in ckpt else None
+    return old, {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items()}
+
+
 def train(config: dict, resume: str | None = None, callbacks: list[Callback] = ()) -> Path:
     """Train and return the best checkpoint's path (the last one when no validation set is configured).
 
@@ -97,15 +112,21 @@ def train(config: dict, resume: str | None = None, callbacks: list[Callback] = (
     charset = charset_from_config(config)
     model = model_from_config(config, charset)
     if trainer_cfg["init_from"]:
-        ckpt = load_safe(trainer_cfg["init_from"])
-        old = Charset.from_config(ckpt["sgtr"]["charset"]) if "sgtr" in ckpt else None
-        state = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items()}
+        old, state = read_model_state(trainer_cfg["init_from"])
         report = load_matching(model, state, old, charset)
         log.info("initialised from %s: %s", trainer_cfg["init_from"], report.summary())
+    distill = config["distill"]
+    distillation = None
+    if distill["weight"] > 0:
+        if not distill["teacher"]:
+            raise ConfigError("distill.weight is above 0 but distill.teacher names no weights file")
+        _, teacher = load_weights(distill["teacher"])
+        distillation = Distillation(teacher, distill["weight"], distill["temperature"])
+        log.info("distilling from %s at weight %g", distill["teacher"], distill["weight"])
 
     train_dl = train_loader(config, charset, seed=trainer_cfg["seed"] + rank)
     val_names, val_dls = val_loaders(config, charset)
-    system = RecognitionSystem(model, charset, config, val_names)
+    system = RecognitionSystem(model, charset, config, val_names, distillation)
 
     precision = trainer_cfg["precision"]
     if precision == "auto":
@@ -117,7 +138,7 @@ def train(config: dict, resume: str | None = None, callbacks: list[Callback] = (
     callbacks: list[Callback] = [
         ModelCheckpoint(dirpath=ckpt_dir, filename="last", every_n_train_steps=trainer_cfg["val_every"],
                         save_top_k=1, enable_version_counter=False),
-        TQDMProgressBar(refresh_rate=max(1, trainer_cfg["log_every"] // 5)),
+        StepProgress(),  # toward max_steps; Lightning's own bar counts batches per epoch
         LearningRateMonitor(logging_interval="step"),
         ReseedOnResume(),
         *callbacks,
@@ -138,7 +159,7 @@ def train(config: dict, resume: str | None = None, callbacks: list[Callback] = (
         # not reuse its predecessor's; the curves join the versions.
         logger=[TensorBoardLogger(out, name="tb"), CSVLogger(out, name="csv")],
         callbacks=callbacks, plugins=[AtomicCheckpointIO()], use_distributed_sampler=False,
-        enable_model_summary=rank == 0, default_root_dir=out,
+        enable_model_summary=rank == 0, enable_progress_bar=False, default_root_dir=out,
     )
     trainer.fit(system, train_dataloaders=train_dl, val_dataloaders=val_dls or None,
                 ckpt_path=resume, weights_only=True)

@@ -149,17 +149,43 @@ def parse_tesseract_tsv(tsv: str) -> Prediction:
 
 
 class RapidOcr:
-    """RapidOCR's recognizer alone (PP-OCRv4 recognition model in ONNX Runtime), without detection or rotation."""
+    """RapidOCR 3.10's recognizer alone (PP-OCRv6-small, its full character list, ONNX Runtime), without detection
+    or rotation, one crop per call so its own batching cannot change an answer; settings pinned to the package's
+    defaults for recognition (48×320 input, aspect kept)."""
+
+    def __init__(self):
+        try:
+            from rapidocr import ModelType, OCRVersion, RapidOCR
+        except ImportError:
+            raise SourceError("rapidocr is not installed; install the extra: pip install 'sgtr[pretrained]'") from None
+        from importlib.metadata import version
+
+        self.engine = RapidOCR(params={"Global.use_det": False, "Global.use_cls": False, "Global.use_rec": True,
+                                       "Global.log_level": "critical", "Rec.ocr_version": OCRVersion.PPOCRV6,
+                                       "Rec.model_type": ModelType.SMALL, "Rec.rec_img_shape": [3, 48, 320]})
+        self.name = f"rapidocr {version('rapidocr')} (PP-OCRv6-small, recognition only)"
+
+    def predict(self, batch: Sequence[Sample]) -> list[Prediction | None]:
+        out: list[Prediction | None] = []
+        for sample in batch:
+            result = self.engine(sample.image, use_det=False, use_cls=False, use_rec=True)
+            out.append((str(result.txts[0]), float(result.scores[0])) if result.txts else ("", None))
+        return out
+
+
+class RapidOcrV4:
+    """The older RapidOCR (rapidocr_onnxruntime 1.4.4: PP-OCRv4 recognition in ONNX Runtime), recognition only."""
 
     def __init__(self):
         try:
             from rapidocr_onnxruntime import RapidOCR
         except ImportError:
-            raise SourceError("rapidocr is not installed; install the extra: pip install 'sgtr[rapidocr]'") from None
+            raise SourceError("rapidocr_onnxruntime is not installed; install the extra: "
+                              "pip install 'sgtr[rapidocr-v4]'") from None
         from importlib.metadata import version
 
         self.engine = RapidOCR()
-        self.name = f"rapidocr-onnxruntime {version('rapidocr-onnxruntime')} (recognition only)"
+        self.name = f"rapidocr-onnxruntime {version('rapidocr-onnxruntime')} (PP-OCRv4, recognition only)"
 
     def predict(self, batch: Sequence[Sample]) -> list[Prediction | None]:
         out: list[Prediction | None] = []
@@ -170,4 +196,4 @@ class RapidOcr:
         return out
 
 
-ENGINES = {"tesseract": Tesseract, "rapidocr": RapidOcr}
+ENGINES = {"tesseract": Tesseract, "rapidocr": RapidOcr, "rapidocr-v4": RapidOcrV4}

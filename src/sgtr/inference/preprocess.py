@@ -3,9 +3,10 @@
 Inputs are file paths (decoded by ``sgtr.data.images.load_image``: EXIF-upright, alpha on white, bad files raise
 ``BadImage``), NumPy arrays (H×W or H×W×1 gray, H×W×3 RGB — not OpenCV's BGR — all uint8) or PIL images of any mode.
 
-Every image is stretched to the input size the model was trained at (``sgtr.data.transforms.resize_image``,
-bilinear, aspect ratio not kept): training stretched every crop, so padding to keep the aspect would show the model
-borders it never saw. "Aspect-aware" therefore means one thing here: with ``rotate_vertical``, a crop taller than
+Every image is brought to the input size the model was trained at exactly as in training
+(``sgtr.data.transforms.resize_image``, bilinear): stretched for models trained stretched, or scaled to the height
+with the aspect ratio kept and padded on the right for models whose spec says ``keep_ratio`` (the PP-OCR geometry).
+Besides that, with ``rotate_vertical``, a crop taller than
 ``VERTICAL_RATIO`` times its width — likely a word written along its long side — is also read turned by +90° and
 −90°, and the predictor keeps whichever of the three readings is most confident. The unturned reading stays a
 candidate because tall crops are also single upright characters ("I", "1").
@@ -64,14 +65,14 @@ class Prepared:
 
 
 class Preprocessor:
-    def __init__(self, input_size: tuple[int, int], rotate_vertical: bool = False):
-        self.input_size, self.rotate_vertical = input_size, rotate_vertical
+    def __init__(self, input_size: tuple[int, int], rotate_vertical: bool = False, keep_ratio: bool = False):
+        self.input_size, self.rotate_vertical, self.keep_ratio = input_size, rotate_vertical, keep_ratio
 
     def __call__(self, image: ImageInput) -> Prepared:
         img = to_rgb(image)
         h, w = self.input_size
         turns = TURNS if self.rotate_vertical and img.height > VERTICAL_RATIO * img.width else TURNS[:1]
-        return Prepared(np.stack([resize_image(img.rotate(t, expand=True) if t else img, h, w) for t in turns]),
+        return Prepared(np.stack([resize_image(img.rotate(t, expand=True) if t else img, h, w, self.keep_ratio) for t in turns]),
                         turns)
 
 

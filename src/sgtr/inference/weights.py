@@ -44,8 +44,10 @@ def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-def write_weights(model: nn.Module, spec: ModelSpec, path: str | Path, half: bool = False) -> Path:
-    """Write atomically: an interrupted export never leaves a torn file."""
+def write_weights(model: nn.Module, spec: ModelSpec, path: str | Path, half: bool = False,
+                  source: dict | None = None) -> Path:
+    """Write atomically: an interrupted export never leaves a torn file. ``source`` records where imported weights
+    came from (package, file, SHA-256, licence, attribution); ``sgtr read --info`` shows it."""
     path = Path(path)
     tensors = {}
     for name, tensor in model.state_dict().items():
@@ -53,7 +55,8 @@ def write_weights(model: nn.Module, spec: ModelSpec, path: str | Path, half: boo
         if half and tensor.is_floating_point():
             tensor = tensor.half()
         tensors[name] = tensor.contiguous().clone()  # safetensors refuses tensors that share storage
-    metadata = {METADATA_KEY: spec.to_metadata("weights", dtype="float16" if half else "float32"),
+    metadata = {METADATA_KEY: spec.to_metadata("weights", dtype="float16" if half else "float32",
+                                                   **({"source": source} if source else {})),
                 DIGEST_KEY: tensors_digest(tensors)}
     with atomic_target(path) as tmp:
         save_file(tensors, tmp, metadata=metadata)

@@ -8,7 +8,8 @@ It sits above the models (they never import it). Each entry takes the charset an
   (``gated``/``average``/``glu``), ``weights`` (loss weights ``fused``, ``lm``, ``gtr``, ``vr``, ``mutual``) and
   ``vr``, ``language`` and ``graph`` mappings of ``VRConfig``, ``LMConfig`` and ``GTRConfig`` fields (GTR's switches:
   ``graph: {neighbours, root_chain, position, pooling, nodes}``); see ``sgtr.models.sgtr.sgtr_config``;
-* host recognizers (``sgtr.models.hosts``) — ``crnn``, ``trba``, ``srn``, ``pren``, ``abinet``: ``preset``
+* host recognizers (``sgtr.models.hosts``) — ``crnn``, ``trba``, ``srn``, ``pren``, ``abinet``, ``ppocr`` (the
+  pretrained PP-OCRv6-small network; its weights come from ``sgtr import ppocr``): ``preset``
   (``small``/``base``) and any field of the host's config; ``gtr: true`` wraps the host in ``GTRPlugin``,
   which then also takes ``graph`` (``GTRConfig`` fields; it may also sit inside ``plugin``) and ``plugin``
   (``PluginConfig`` fields, ``weights`` among them; see ``sgtr.models.plugin.plugin_config``), e.g.
@@ -27,6 +28,7 @@ from torch import nn
 from sgtr.data.charset import Charset
 from sgtr.models.hosts.abinet import ABINet
 from sgtr.models.hosts.crnn import CRNN
+from sgtr.models.hosts.ppocr import PPOCRRecognizer
 from sgtr.models.hosts.pren import PREN
 from sgtr.models.hosts.srn import SRN
 from sgtr.models.hosts.trba import TRBA
@@ -63,6 +65,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "trba": with_gtr_option(TRBA.from_preset),
     "srn": with_gtr_option(SRN.from_preset),
     "abinet": with_gtr_option(ABINet.from_preset),
+    "ppocr": with_gtr_option(PPOCRRecognizer.from_preset),
 }
 
 

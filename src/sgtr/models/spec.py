@@ -29,13 +29,16 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """``build_model(name, charset, preset=preset, **options)`` at ``input_size`` (H, W), as it was trained."""
+    """``build_model(name, charset, preset=preset, **options)`` at ``input_size`` (H, W), as it was trained:
+    stretched to it, or with ``keep_ratio`` scaled to H with the aspect ratio kept and padded to W
+    (``sgtr.data.transforms.resize_image``)."""
 
     name: str
     charset: Charset
     input_size: tuple[int, int]
     preset: str = "small"
     options: dict[str, Any] = field(default_factory=dict)
+    keep_ratio: bool = False
 
     def build(self) -> nn.Module:
         return build_model(self.name, self.charset, preset=self.preset, **self.options)
@@ -45,7 +48,7 @@ class ModelSpec:
         """The model a training config describes (its ``model`` and ``data`` sections), over ``charset``."""
         model, data = config["model"], config["data"]
         return cls(model["name"], charset, (int(data["height"]), int(data["width"])), model.get("preset", "small"),
-                   dict(model.get("options") or {}))
+                   dict(model.get("options") or {}), bool(data.get("keep_ratio", False)))
 
     @classmethod
     def from_training(cls, config: dict, charset: dict) -> "ModelSpec":
@@ -56,7 +59,8 @@ class ModelSpec:
         """The JSON document a ``kind`` file (``weights``, ``onnx``) stores; ``extra`` adds kind-specific fields."""
         return json.dumps({"format": f"sgtr-{kind}", "format_version": FORMAT_VERSION, "sgtr_version": __version__,
                            "model": {"name": self.name, "preset": self.preset, "options": self.options},
-                           "charset": self.charset.to_config(), "input_size": list(self.input_size), **extra})
+                           "charset": self.charset.to_config(), "input_size": list(self.input_size),
+                           "keep_ratio": self.keep_ratio, **extra})
 
     @classmethod
     def from_metadata(cls, text: str | None, kind: str, path: str | Path) -> tuple["ModelSpec", dict]:
@@ -77,7 +81,7 @@ class ModelSpec:
             model = meta["model"]
             height, width = (int(v) for v in meta["input_size"])
             spec = cls(str(model["name"]), Charset.from_config(meta["charset"]), (height, width),
-                       str(model["preset"]), dict(model["options"]))
+                       str(model["preset"]), dict(model["options"]), bool(meta.get("keep_ratio", False)))
         except CheckpointError:
             raise
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
