@@ -121,8 +121,9 @@ class PhotoReader:
             for x0, x1 in spans:
                 pieces.append((rank, boxes[i], _span_corners(lines[i], crops[i].shape, x0, x1),
                                crops[i][:, x0:x1]))
+        # Lines are already turned upright; a short word's crop may still be tall ("I", "a"), and is read as it is.
         readings = self.recognizer.predict([crop for *_, crop in pieces], branches=branches, whitelist=whitelist,
-                                           lexicon=lexicon)
+                                           lexicon=lexicon, rotate_vertical=False)
         words = [PhotoWord(corners.astype(float).round(1).tolist(), r.text, r.confidence, r.char_probs, rank,
                            box.score, r.branches)
                  for (rank, box, corners, _), r in zip(pieces, readings) if r.text]
