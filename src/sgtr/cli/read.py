@@ -144,6 +144,7 @@ def _open(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from sgtr.data.skips import Skip, SkipLog
     from sgtr.inference.stream import expand_inputs, prepared_batches
+    from sgtr.progress import bar
 
     if args.annotate is not None and not args.detect:
         raise CommandError("--annotate draws detected words: add --detect")
@@ -158,14 +159,17 @@ def run(args: argparse.Namespace) -> int:
     writer = Writer(args.format, sys.stdout, args.branches)
     whitelist = None if args.whitelist is None else list(args.whitelist)
     read, start = 0, time.perf_counter()
+    progress = bar(total=len(paths), desc="reading")
     for batch in prepared_batches(paths, recognizer.preprocessor(args.rotate_vertical), args.batch_size,
                                   args.workers):
+        progress.update(len(batch))
         skips.extend(item for _, item in batch if isinstance(item, Skip))
         good = [(path, item) for path, item in batch if not isinstance(item, Skip)]
         readings = recognizer.read_prepared([item for _, item in good], branches=args.branches,
                                             whitelist=whitelist, lexicon=lexicon)
         writer.write([(path, reading) for (path, _), reading in zip(good, readings)])
         read += len(good)
+    progress.close()
     seconds = time.perf_counter() - start
     if args.branches and read and not writer.branch_names:
         print("sgtr read: this model has no branch outputs (an ONNX file exported without --branches?)",

@@ -22,13 +22,15 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sgtr.engine.config import ConfigError, load_config
+    from sgtr.engine.console import lightning_quiet
     from sgtr.engine.system import NonFiniteLossError
     from sgtr.engine.trainer import train
     from sgtr.serialization import CheckpointError
 
     try:
         config = load_config(args.config, args.overrides)
-        best = train(config, resume=args.resume)
+        with lightning_quiet():
+            best = train(config, resume=args.resume)
     # Only sgtr's own errors are a user's mistake, told in one line; anything else is a bug and keeps its traceback.
     except (ConfigError, CheckpointError, NonFiniteLossError) as exc:
         raise CommandError(str(exc)) from None

@@ -20,6 +20,7 @@ from sgtr.data.charset import Charset
 from sgtr.data.images import BadImage, decode_image
 from sgtr.data.labels import LabelledPath
 from sgtr.data.skips import Skip, SkipLog
+from sgtr.progress import bar
 
 COMMIT_EVERY = 1000
 # The map is sparse on Linux: the file grows with the data, this only caps it.
@@ -46,7 +47,7 @@ def create_lmdb(items: Iterable[LabelledPath], out: str | Path, *, charset: Char
     written = 0
     try:
         txn = env.begin(write=True)
-        for item in items:
+        for item in bar(items, desc=f"writing {out.name}"):
             key = str(item.path)
             if charset is not None:
                 reason = charset.check(charset.normalize(item.label))

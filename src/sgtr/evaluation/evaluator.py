@@ -25,10 +25,11 @@ from sgtr.evaluation.labels_only import labels_only
 from sgtr.evaluation.metrics import Tally
 from sgtr.evaluation.protocols import Protocol
 from sgtr.evaluation.sources import PredictionSource, needs_images
+from sgtr.progress import bar
 
 log = logging.getLogger("sgtr.evaluation")
 
-PROGRESS_EVERY_S = 30.0  # a peer engine can take minutes per set; say how far it got now and then
+PROGRESS_EVERY_S = 30.0  # without a progress bar (stderr not a terminal), say how far a long set got now and then
 
 
 @dataclass
@@ -117,9 +118,11 @@ def evaluate_set(name: str, dataset: Dataset, source: PredictionSource, protocol
     first_missing = ""
     done = 0
     last_progress = time.monotonic()
+    progress = bar(total=len(dataset), desc=name, unit="sample")
     for batch in loader:
         done += len(batch)
-        if time.monotonic() - last_progress > PROGRESS_EVERY_S:
+        progress.update(len(batch))
+        if progress.disable and time.monotonic() - last_progress > PROGRESS_EVERY_S:  # a log file gets a line
             log.info("%s: %d of %d samples", name, done, len(dataset))
             last_progress = time.monotonic()
         samples, labels = [], []
@@ -157,6 +160,7 @@ def evaluate_set(name: str, dataset: Dataset, source: PredictionSource, protocol
                     "set": name, "key": sample.key, "label": sample.label, "prediction": text,
                     "label_clean": label, "prediction_clean": cleaned, "confidence": confidence,
                     "missing": is_missing}, ensure_ascii=False) + "\n")
+    progress.close()
 
     if missing:
         log.warning("%s: %d samples have no prediction in %s (first: %s)", name, missing, source.name, first_missing)

@@ -19,6 +19,7 @@ from sgtr.inference.onnx_export import export_onnx
 from sgtr.inference.preprocess import Preprocessor
 from sgtr.inference.quantize import quantize_onnx
 from sgtr.inference.stream import expand_inputs, prepared_batches
+from sgtr.progress import bar
 
 
 def gather_calibration(inputs: Iterable[str], input_size: tuple[int, int], limit: int
@@ -27,12 +28,15 @@ def gather_calibration(inputs: Iterable[str], input_size: tuple[int, int], limit
     (None when none was readable), and the inputs or images that could not be used."""
     paths, skipped = expand_inputs(inputs)
     arrays = []
+    progress = bar(total=min(limit, len(paths)), desc="calibration images")
     for batch in prepared_batches(paths[:limit], Preprocessor(input_size), 64, 0):
+        progress.update(len(batch))
         for _, item in batch:
             if isinstance(item, Skip):
                 skipped.append(item)
             else:
                 arrays.append(item.arrays)
+    progress.close()
     return (np.concatenate(arrays) if arrays else None), skipped
 
 

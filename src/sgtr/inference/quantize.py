@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from sgtr.inference.preprocess import to_batch
+from sgtr.progress import bar
 from sgtr.serialization import atomic_target
 
 CALIBRATION_BATCH = 16
@@ -41,12 +42,16 @@ def quantize_onnx(source: str | Path, out: str | Path, calibration: np.ndarray) 
     class Batches(CalibrationDataReader):
         def __init__(self):
             self.batches = iter(range(0, len(calibration), CALIBRATION_BATCH))
+            self.progress = bar(total=len(calibration), desc="calibrating int8")
 
         def get_next(self) -> dict | None:
             start = next(self.batches, None)
             if start is None:
+                self.progress.close()
                 return None
-            return {input_name: to_batch(calibration[start:start + CALIBRATION_BATCH]).numpy()}
+            batch = calibration[start:start + CALIBRATION_BATCH]
+            self.progress.update(len(batch))  # counted as it is handed to ONNX Runtime
+            return {input_name: to_batch(batch).numpy()}
 
     out = Path(out)
     with tempfile.TemporaryDirectory() as tmp, atomic_target(out) as target:

@@ -27,6 +27,7 @@ import numpy as np
 
 from sgtr.data import lmdb_format as fmt
 from sgtr.data.skips import Skip
+from sgtr.progress import bar
 from sgtr.synth.render import Rendered, SynthError, SynthGenerator
 
 log = logging.getLogger("sgtr.synth")
@@ -164,6 +165,8 @@ def write_shard(generator: SynthGenerator, out: str | Path, count: int, *, shard
             txn.put(fmt.NUM_SAMPLES_KEY, str(done).encode())
             txn.delete(fmt.COMPLETE_KEY)
         start = last_log = time.perf_counter()
+        progress = bar(total=len(indices), desc=f"synth {path.name}")
+        progress.update(done)  # a resumed shard starts where the last run stopped
         for records, stats, skips in _results(generator, indices[done:], workers, image_format):
             with env.begin(write=True) as txn:
                 for image, label, mask, boxes in records:
@@ -176,10 +179,12 @@ def write_shard(generator: SynthGenerator, out: str | Path, count: int, *, shard
             report.written += len(records)
             report.stats.update(stats)
             report.skips.extend(skips)
-            if time.perf_counter() - last_log > PROGRESS_SECONDS:
+            progress.update(len(records))
+            if progress.disable and time.perf_counter() - last_log > PROGRESS_SECONDS:
                 last_log = time.perf_counter()
                 rate = report.written / (last_log - start)
                 log.info("%s: %d/%d samples (%.0f images/s)", path, done, len(indices), rate)
+        progress.close()
         with env.begin(write=True) as txn:
             txn.put(fmt.COMPLETE_KEY, b"1")
         report.total = done
