@@ -58,7 +58,7 @@ class RecognitionSystem(L.LightningModule):
     def transfer_batch_to_device(self, batch: Batch, device: torch.device, dataloader_idx: int) -> Batch:
         return batch.to(device)
 
-    # ---- training -----------------------------------------------------------------------------------------------------
+    # ---- training ----------------------------------------------------------------------------------------------------
     def training_step(self, batch: Batch, batch_idx: int):
         self.skips.extend(batch.skips)
         if len(batch) == 0:
@@ -91,7 +91,7 @@ class RecognitionSystem(L.LightningModule):
         self.log("train/skipped", float(len(self.skips)), batch_size=bs)
         return loss
 
-    # ---- validation ---------------------------------------------------------------------------------------------------
+    # ---- validation --------------------------------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
         self._val_tallies = {}
 
@@ -121,7 +121,7 @@ class RecognitionSystem(L.LightningModule):
                 self.log(f"val/{metric}", sum(values) / len(values), prog_bar=metric == "accuracy",
                          add_dataloader_idx=False)
 
-    # ---- optimisation -------------------------------------------------------------------------------------------------
+    # ---- optimisation ------------------------------------------------------------------------------------------------
     def configure_optimizers(self):
         optim, trainer = self.config["optim"], self.config["trainer"]
         global_batch = self.config["data"]["batch_size"] * self.trainer.world_size
