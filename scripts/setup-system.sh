@@ -15,6 +15,29 @@ PACKAGES=(
   fonts-linuxlibertine fonts-texgyre fonts-go fonts-hack fonts-jetbrains-mono fonts-courier-prime fonts-cabin
   fonts-comfortaa fonts-quicksand fonts-play fonts-league-spartan fonts-yanone-kaffeesatz fonts-lobster fonts-jura
   fonts-sil-gentium fonts-cardo fonts-paratype fonts-averia-sans-gwf fonts-averia-serif-gwf fonts-humor-sans
+  # more faces for `sgtr synth`: decorative, condensed, handwriting, signage (about 1,400 Latin faces in all)
+  fonts-3270 fonts-adf-accanthis fonts-adf-baskervald fonts-adf-berenis fonts-adf-gillius fonts-adf-ikarius
+  fonts-adf-irianis fonts-adf-libris fonts-adf-mekanus fonts-adf-oldania fonts-adf-romande fonts-adf-solothurn
+  fonts-adf-switzera fonts-adf-tribun fonts-adf-universalis fonts-adf-verana fonts-aenigma fonts-agave fonts-allerta
+  fonts-anonymous-pro fonts-apropal fonts-arapey fonts-arkpandora fonts-averia-gwf fonts-b612 fonts-babelstone-modern
+  fonts-bajaderka fonts-beteckna fonts-blankenburg fonts-breip fonts-bwht fonts-cabinsketch fonts-century-catalogue
+  fonts-cherrybomb fonts-clear-sans fonts-cmu fonts-compagnon fonts-croscore fonts-dejavu-extra fonts-dkg-handwriting
+  fonts-dosis fonts-dseg fonts-dustin fonts-ebgaramond-extra fonts-ecolier-court fonts-engadget fonts-essays1743
+  fonts-eurofurence fonts-f500 fonts-fantasma fonts-fantasque-sans fonts-fanwood fonts-femkeklaver fonts-ferrite-core
+  fonts-gamaliel fonts-georgewilliams fonts-gfs-neohellenic fonts-gnutypewriter fonts-gotico-antiqua
+  fonts-goudybookletter fonts-havana fonts-hermit fonts-inter fonts-isabella fonts-junction fonts-junicode fonts-karla
+  fonts-karmilla fonts-kaushanscript fonts-klaudia-berenika fonts-kristi fonts-le-murmure fonts-league-mono
+  fonts-leckerli-one fonts-levien-museum fonts-levien-typoscript fonts-liberation fonts-lindenhill fonts-lmodern
+  fonts-lobstertwo fonts-manrope fonts-millimetre fonts-monofur fonts-monoid fonts-mononoki fonts-mph-2b-damase
+  fonts-national-park fonts-noto-mono fonts-noto-ui-core fonts-ocr-a fonts-ocr-b fonts-okolaks fonts-oldstandard
+  fonts-opendin fonts-opendyslexic fonts-osifont fonts-oxygen fonts-povray fonts-prociono fonts-quattrocento
+  fonts-radisnoir fonts-rampart fonts-roadgeek fonts-roboto-slab fonts-routed-gothic fonts-rufscript fonts-sil-andika
+  fonts-sil-charis fonts-sil-doulos fonts-sil-gentiumplus fonts-sixtyfour fonts-sjfonts fonts-solide-mirage fonts-sora
+  fonts-staypuft fonts-summersby fonts-tiresias fonts-tomsontalks fonts-triod-postnaja fonts-tuffy fonts-ubuntu-title
+  fonts-uralic fonts-vollkorn fonts-yrsa-rasa fonts-cegui fonts-wine fonts-linex fonts-elstob fonts-glasstty fonts-pc
+  # photographs for `sgtr synth` backgrounds
+  plasma-workspace-wallpapers mate-backgrounds gnome-backgrounds desktop-base lomiri-wallpapers-20.04 ukui-wallpapers
+  sway-backgrounds mypaint-data-extras
   # `sgtr evaluate --engine tesseract`
   tesseract-ocr tesseract-ocr-eng
 )

@@ -98,7 +98,8 @@ def test_shard_stores_its_own_global_samples(tmp_path, generator):
 
 # ---- command line ---------------------------------------------------------------------------------------------------
 def run_cli(*args: str) -> int:
-    return main(["synth", "--fonts", font(), "--no-system-fonts", "--workers", "1", *args])
+    return main(["synth", "--fonts", font(), "--no-system-fonts", "--no-system-backgrounds", "--workers", "1",
+                 *args])
 
 
 def test_cli_writes_a_shard_with_preview(tmp_path, capsys):

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from sgtr.cli.errors import CommandError
 
+# Fewer faces than this means the font packages are not installed.
+FEW_FACES = 1000
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -22,11 +25,19 @@ def register(subparsers) -> None:
                    help="render samples I, I+N, I+2N, ... into OUT/shard-I-of-N (default 0/1: all, into OUT)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="rendering processes (default: all cores)")
     p.add_argument("--height", type=int, default=32)
-    p.add_argument("--width", type=int, default=128)
+    p.add_argument("--width", type=int, default=128, help="output width; with --keep-ratio the largest width")
+    p.add_argument("--keep-ratio", action="store_true",
+                   help="each crop as wide as its word at --height (ceil(height x aspect)), up to --width")
     p.add_argument("--fonts", action="append", default=[], metavar="DIR", help="more font folders (repeatable)")
     p.add_argument("--no-system-fonts", action="store_true", help="use only the --fonts folders")
     p.add_argument("--backgrounds", action="append", default=[], metavar="DIR",
-                   help="folder of natural images to crop backgrounds from (repeatable)")
+                   help="folder of natural images to crop backgrounds from (repeatable), besides the installed "
+                        "wallpaper packages' photographs")
+    p.add_argument("--no-system-backgrounds", action="store_true",
+                   help="do not use the wallpaper packages' photographs")
+    p.add_argument("--manifest", type=Path, metavar="FILE",
+                   help="draw from exactly the fonts and backgrounds of an earlier run's manifest.json, found here "
+                        "by hash (says which this machine lacks)")
     p.add_argument("--words", metavar="FILE", help="word list, one per line (default: wordfreq English + "
                                                    "/usr/share/dict/words)")
     p.add_argument("--text-mix", metavar="KIND=W,...",
@@ -54,13 +65,43 @@ def _by_reason(skips) -> str:
     return ", ".join(f"{n} {reason}" for reason, n in skips.by_reason().most_common()) or "none"
 
 
+def _from_manifest(path: Path, options: dict) -> dict:
+    """Font and background files of a manifest found on this machine, in its order; says what is missing."""
+    from sgtr.synth.backgrounds import find_images, system_backgrounds
+    from sgtr.synth.fonts import find_font_files
+    from sgtr.synth.manifest import ManifestError, read_manifest, resolve
+
+    try:
+        manifest = read_manifest(path)
+    except ManifestError as exc:
+        raise CommandError(str(exc)) from None
+    images = find_images(options["background_dirs"])
+    if options["system_backgrounds"]:
+        images += system_backgrounds()[0]
+    fonts = resolve(manifest["fonts"], find_font_files(options["font_dirs"]))
+    backgrounds = resolve(manifest["backgrounds"], images)
+    for kind, found in (("fonts", fonts), ("backgrounds", backgrounds)):
+        total = len(found.files) + len(found.missing)
+        if found.missing:
+            names = ", ".join(Path(e.get("path", "?")).name for e in found.missing[:5])
+            print(f"manifest {path}: this machine lacks {len(found.missing)} of its {total} {kind} ({names}"
+                  f"{', ...' if len(found.missing) > 5 else ''}); samples will differ from that run's")
+        else:
+            print(f"manifest {path}: all {total} {kind} found")
+    if not fonts.files:
+        raise CommandError(f"manifest {path}: none of its fonts is on this machine")
+    return {"font_dirs": tuple(fonts.files), "background_dirs": tuple(backgrounds.files), "system_backgrounds": False}
+
+
 def run(args: argparse.Namespace) -> int:
     import lmdb
 
     from sgtr.data.charset import Charset
     from sgtr.data.skips import SkipLog
+    from sgtr.synth.backgrounds import system_backgrounds
     from sgtr.synth.config import SynthConfig
     from sgtr.synth.fonts import SYSTEM_FONT_DIRS
+    from sgtr.synth.manifest import make_manifest, write_manifest
     from sgtr.synth.render import SynthError, SynthGenerator
     from sgtr.synth.text import TextError, parse_mix
     from sgtr.synth.writer import write_shard
@@ -75,9 +116,12 @@ def run(args: argparse.Namespace) -> int:
     for folder in args.fonts + args.backgrounds:
         if not Path(folder).exists():
             raise CommandError(f"{folder}: no such file or folder")
-    options = {"seed": args.seed, "height": args.height, "width": args.width, "words_file": args.words,
+    options = {"seed": args.seed, "height": args.height, "width": args.width, "keep_ratio": args.keep_ratio,
+               "words_file": args.words,
                "font_dirs": tuple(args.fonts) if args.no_system_fonts else (*SYSTEM_FONT_DIRS, *args.fonts),
-               "background_dirs": tuple(args.backgrounds)}
+               "background_dirs": tuple(args.backgrounds), "system_backgrounds": not args.no_system_backgrounds}
+    if args.manifest:
+        options.update(_from_manifest(args.manifest, options))
     try:
         if args.text_mix:
             options["text_mix"] = parse_mix(args.text_mix)
@@ -89,13 +133,22 @@ def run(args: argparse.Namespace) -> int:
     font_skips = SkipLog(quiet=not args.verbose)
     font_skips.extend(fonts.skips)
     print(f"fonts: {len(fonts)} faces in {fonts.num_families} families (left out: {_by_reason(font_skips)})")
+    if len(fonts) < FEW_FACES and not args.manifest:
+        print(f"  only {len(fonts)} faces: scripts/setup-system.sh installs the Debian font packages (about 1,700)")
     print(f"texts: {len(generator.texts.words)} words; backgrounds: {len(generator.backgrounds.files)} images")
+    if generator.config.system_backgrounds:
+        lacking = system_backgrounds()[1]
+        if lacking:
+            print(f"  not installed: {', '.join(lacking)} (scripts/setup-system.sh installs them)")
 
     out = args.out
     if num_shards > 1:
         width = len(str(num_shards - 1))
         out = out / f"shard-{shard:0{width}d}-of-{num_shards}"
     try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_manifest(make_manifest(fonts.paths, fonts.families, generator.backgrounds.files,
+                                     generator.config.describe()), out)
         report = write_shard(generator, out, args.count, shard=shard, num_shards=num_shards, workers=args.workers,
                              image_format=args.image_format)
     except SynthError as exc:

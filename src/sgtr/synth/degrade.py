@@ -58,7 +58,7 @@ def degrade(img: np.ndarray, rng: np.random.Generator, effects: Effects) -> np.n
     if rng.random() < effects.p_motion_blur:
         img = cv2.filter2D(img, -1, motion_kernel(int(rng.integers(3, 6)), float(rng.uniform(0, 180))))
     if rng.random() < effects.p_low_resolution:
-        f = float(rng.uniform(0.45, 0.8))
+        f = float(rng.uniform(effects.min_resolution, 0.8))
         small = cv2.resize(img, (max(4, round(w * f)), max(4, round(h * f))), interpolation=cv2.INTER_AREA)
         img = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR if rng.random() < 0.7 else cv2.INTER_NEAREST)
     if rng.random() < effects.p_noise:

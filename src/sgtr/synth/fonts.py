@@ -25,7 +25,7 @@ FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
 SYSTEM_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "/usr/share/texmf/fonts/opentype")
 # Faces that map letters to pictures or formula symbols: their "a" is a glyph, just not an "a".
 NON_TEXT_FAMILIES = ("symbol", "dingbat", "d050000l", "math", "music", "emoji", "awesome", "icon", "ornament",
-                     "keyboard")
+                     "keyboard", "pseudo", "layer", "binary", "barcode", "braille", "morse")
 # Small capitals make a lower-case word look upper-case, so such faces draw only the characters that are not.
 SMALL_CAPS_FAMILIES = ("smallcaps", "smcp")
 # A face covering less than this share of the alphabet is a script or symbol face that only borrows a few Latin
@@ -33,6 +33,16 @@ SMALL_CAPS_FAMILIES = ("smallcaps", "smcp")
 MIN_COVERAGE = 0.5
 COVERAGE_SIZE = 24
 X_HEIGHT_LETTERS = "acemnorsuvwxz"
+# Letters covering more of their box than this are drawn light on a dark box (OCR-B's boxed variants): not text.
+MAX_INK_SHARE = 0.65
+# Gimmick faces draw many different characters as nearly the same shape (dots, boxes, hearts). A probe character
+# is confusable when its glyph correlates above CONFUSABLE_CORRELATION with another one's (at 12x12, pairs that
+# look alike in ordinary type excluded); a face with more than MAX_CONFUSABLE of them cannot be read.
+CONFUSABLE_PROBE = "0234679abdefghjkmnqrtyADEFGHJKLMNQRTY$&?"
+LOOK_ALIKE = ("0OoQD", "1lIi", "5S", "2Z", "8B", "6b", "9gq", "cC", "kK", "sS", "uU", "vV", "wW", "xX", "zZ", "pP",
+              "nh", "EF", "MN", "db")
+CONFUSABLE_CORRELATION = 0.95
+MAX_CONFUSABLE = 0.3
 # Never a mapped character, so a face answers it with its .notdef glyph.
 NOTDEF_PROBE = "\U0010ffff"
 
@@ -93,6 +103,49 @@ def coverage(path: str, alphabet: str) -> np.ndarray:
     return covered
 
 
+def _shape_vector(font: ImageFont.FreeTypeFont, ch: str) -> np.ndarray:
+    """The glyph centred in a square, at 12x12, zero-mean and unit-norm: its shape, whatever its size."""
+    g = glyph_bitmap(font, ch)[0].astype(np.float32)
+    h, w = g.shape
+    side = max(h, w)
+    square = np.zeros((side, side), np.float32)
+    square[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = g
+    v = np.asarray(Image.fromarray(square).resize((12, 12), Image.BOX)).ravel()
+    v = v - v.mean()
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm else v
+
+
+_ALIKE = np.array([[a.lower() == b.lower() or any(a in g and b in g for g in LOOK_ALIKE) for b in CONFUSABLE_PROBE]
+                   for a in CONFUSABLE_PROBE])
+
+
+def _confusable_share(font: ImageFont.FreeTypeFont) -> float:
+    """Share of the probe characters whose glyph is nearly another (unrelated) probe character's."""
+    v = np.stack([_shape_vector(font, ch) for ch in CONFUSABLE_PROBE])
+    sim = v @ v.T
+    sim[_ALIKE] = 0.0
+    return float((sim > CONFUSABLE_CORRELATION).any(axis=1).mean())
+
+
+def unreadable(path: str) -> str | None:
+    """Why a face that covers the characters still cannot be read, or None: letters cut out of solid boxes, or
+    many different characters drawn alike."""
+    font = load_font(path, COVERAGE_SIZE)
+    if _inverted(font):
+        return "letters drawn as holes in solid boxes"
+    share = _confusable_share(font)
+    if share > MAX_CONFUSABLE:
+        return f"{share:.0%} of its characters look like another one"
+    return None
+
+
+def _inverted(font: ImageFont.FreeTypeFont) -> bool:
+    """Letters drawn as holes in solid boxes: most of each glyph's box is ink."""
+    shares = [float((glyph_bitmap(font, ch)[0] >= 128).mean()) for ch in X_HEIGHT_LETTERS]
+    return float(np.median(shares)) > MAX_INK_SHARE
+
+
 def _all_caps(font: ImageFont.FreeTypeFont) -> bool:
     """Lower-case letters without ascenders or descenders as tall as their capitals: the face has no lower case.
     (Their height is 0.6-0.8 of the capitals' in text faces and about 1.0 in all-caps faces.)"""
@@ -106,20 +159,19 @@ def _all_caps(font: ImageFont.FreeTypeFont) -> bool:
 
 
 def find_font_files(dirs: Sequence[str | Path]) -> list[str]:
-    """Font files under the folders, sorted and de-duplicated by real path so the list (and so every sample) is
-    the same on every machine with the same fonts."""
+    """Font files: those named, in the order given (a manifest's order), then those under the folders, sorted;
+    de-duplicated by real path. So the list (and so every sample) is the same on every machine with the same
+    fonts."""
+    named: dict[str, str] = {}
     found: dict[str, str] = {}
-    for d in dirs:
-        d = Path(d)
+    for d in map(Path, dirs):
         if d.is_file() and d.suffix.lower() in FONT_SUFFIXES:
-            found.setdefault(str(d.resolve()), str(d))
-            continue
-        if not d.is_dir():
-            continue
-        for p in d.rglob("*"):
-            if p.suffix.lower() in FONT_SUFFIXES and p.is_file():
-                found.setdefault(str(p.resolve()), str(p))
-    return sorted(found.values())
+            named.setdefault(str(d.resolve()), str(d))
+        elif d.is_dir():
+            for p in d.rglob("*"):
+                if p.suffix.lower() in FONT_SUFFIXES and p.is_file():
+                    found.setdefault(str(p.resolve()), str(p))
+    return list(named.values()) + sorted(v for k, v in found.items() if k not in named)
 
 
 @dataclass
@@ -189,11 +241,15 @@ def _scan_cached(dirs: tuple[str, ...], alphabet: str) -> FontLibrary:
             covered = coverage(path, alphabet)
             if any(word in family.lower().replace(" ", "") for word in SMALL_CAPS_FAMILIES):
                 covered &= np.array([not ch.islower() for ch in alphabet])
+            if covered.mean() < MIN_COVERAGE:
+                skips.append(Skip(path, f"covers too few characters ({covered.sum()} of {len(alphabet)})"))
+                continue
+            why = unreadable(path)
+            if why is not None:
+                skips.append(Skip(path, f"unreadable glyphs ({why})"))
+                continue
         except (OSError, ValueError) as exc:
             skips.append(Skip(path, f"unreadable font ({exc})"))
-            continue
-        if covered.mean() < MIN_COVERAGE:
-            skips.append(Skip(path, f"covers too few characters ({covered.sum()} of {len(alphabet)})"))
             continue
         paths.append(path)
         families.append(family)

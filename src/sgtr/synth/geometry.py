@@ -93,16 +93,41 @@ def _translate(dx: float, dy: float) -> np.ndarray:
     return np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1]], dtype=np.float64)
 
 
+@dataclass(frozen=True)
+class View:
+    """A flat sign seen by a pinhole camera: turned by ``yaw`` degrees about its vertical axis (one end nearer the
+    camera, as a shop sign seen from the pavement) and ``pitch`` degrees about its horizontal one (seen from below),
+    from ``distance`` times the frame's longer side."""
+
+    yaw: float
+    pitch: float
+    distance: float
+
+    def homography(self, frame: tuple[float, float, float, float]) -> np.ndarray:
+        u0, v0, u1, v1 = frame
+        cu, cv = (u0 + u1) / 2, (v0 + v1) / 2
+        src = np.array([[u0, v0], [u1, v0], [u1, v1], [u0, v1]], dtype=np.float64)
+        x, y = src[:, 0] - cu, src[:, 1] - cv
+        ya, pa = math.radians(self.yaw), math.radians(self.pitch)
+        x, z = x * math.cos(ya), x * math.sin(ya)
+        y, z = y * math.cos(pa) - z * math.sin(pa), y * math.sin(pa) + z * math.cos(pa)
+        focal = self.distance * max(u1 - u0, v1 - v0)
+        scale = focal / (focal + z)
+        dst = np.stack([cu + x * scale, cv + y * scale], axis=1)
+        return cv2.getPerspectiveTransform(src.astype(np.float32), dst.astype(np.float32)).astype(np.float64)
+
+
 def make_shape(frame: tuple[float, float, float, float], *, curve: Curve | None = None, shear: float = 0.0,
-               rotation_deg: float = 0.0, corner_jitter: np.ndarray | None = None) -> Shape:
-    """Shear (x += shear * height above the middle), rotation about the frame centre, then a perspective that
-    moves the four frame corners by ``corner_jitter`` (4x2, in em)."""
+               rotation_deg: float = 0.0, corner_jitter: np.ndarray | None = None, view: View | None = None) -> Shape:
+    """Shear (x += shear * height above the middle), the ``view`` of a sign turned away from the camera, rotation
+    about the frame centre, then a perspective that moves the four frame corners by ``corner_jitter`` (4x2, in em)."""
     u0, v0, u1, v1 = frame
     cu, cv = (u0 + u1) / 2, (v0 + v1) / 2
     a = math.radians(rotation_deg)
     rot = np.array([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]])
     sh = np.array([[1, -shear, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float64)
-    h = _translate(cu, cv) @ rot @ sh @ _translate(-cu, -cv)
+    seen = np.eye(3) if view is None else view.homography(frame)
+    h = _translate(cu, cv) @ rot @ _translate(-cu, -cv) @ seen @ _translate(cu, cv) @ sh @ _translate(-cu, -cv)
     if corner_jitter is not None:
         corners = np.array([[u0, v0], [u1, v0], [u1, v1], [u0, v1]], dtype=np.float64)
         src = np.stack(_apply(h, corners[:, 0], corners[:, 1]), axis=1)
@@ -173,6 +198,16 @@ _OUTLINE_V = np.concatenate([np.zeros(12), np.ones(12), _SIDE, _SIDE])
 def frame_outline(frame: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:
     u0, v0, u1, v1 = frame
     return u0 + (u1 - u0) * _OUTLINE_U, v0 + (v1 - v0) * _OUTLINE_V
+
+
+def kept_ratio_width(shape: Shape, frame: tuple[float, float, float, float], fit: Fit, height: int,
+                     max_width: int, stretch: float = 1.0) -> int:
+    """The crop width at which the shaped frame, scaled to the height between the fit's margins, keeps its aspect
+    ratio (widened by ``stretch``), at most ``max_width`` (a wider word is squeezed into it) and at least 1."""
+    x, y = Warp(shape.curve, shape.homography).forward(*frame_outline(frame))
+    room_h = max(height - fit.top - fit.bottom, 1.0)
+    span = float(x.max() - x.min()) / max(float(y.max() - y.min()), 1e-6) * room_h * stretch
+    return int(min(max_width, max(1, math.ceil(fit.left + fit.right + span))))
 
 
 def fit_warp(shape: Shape, frame: tuple[float, float, float, float], fit: Fit, height: int, width: int) -> Warp:

@@ -14,7 +14,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from sgtr.data import lmdb_format as fmt
 
-ZOOM = 2
+ZOOM = 2  # for crops under ZOOM_BELOW pixels high; taller ones are shown at their own size
+ZOOM_BELOW = 40
 COLUMNS = 2
 LABEL_HEIGHT = 14
 GAP = 6
@@ -37,18 +38,21 @@ def contact_sheet(samples: Sequence[tuple[np.ndarray, np.ndarray, str]], path: s
     """Write the sheet for (image, mask, label) triples to ``path`` (PNG) and return it."""
     if not samples:
         raise ValueError("no samples to preview")
-    h, w = samples[0][0].shape[:2]
-    tile_w, tile_h = 2 * w * ZOOM + GAP, h * ZOOM + LABEL_HEIGHT
+    # Keep-ratio samples differ in width: every tile is as wide as the widest, each pair starting at its left.
+    h, w = samples[0][0].shape[0], max(s[0].shape[1] for s in samples)
+    zoom = ZOOM if h < ZOOM_BELOW else 1
+    tile_w, tile_h = 2 * w * zoom + GAP, h * zoom + LABEL_HEIGHT
     rows = (len(samples) + COLUMNS - 1) // COLUMNS
     sheet = Image.new("RGB", (COLUMNS * (tile_w + GAP) + GAP, rows * (tile_h + GAP) + GAP), (40, 40, 40))
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default()
     for k, (image, mask, label) in enumerate(samples):
         x, y = GAP + (k % COLUMNS) * (tile_w + GAP), GAP + (k // COLUMNS) * (tile_h + GAP)
-        pair = np.concatenate([image, np.full((h, GAP // ZOOM, 3), 40, np.uint8), overlay(image, mask)], axis=1)
-        big = Image.fromarray(pair).resize((pair.shape[1] * ZOOM, h * ZOOM), Image.NEAREST)
+        pad = np.full((h, w - image.shape[1] + GAP // zoom, 3), 40, np.uint8)
+        pair = np.concatenate([image, pad, overlay(image, mask)], axis=1)
+        big = Image.fromarray(pair).resize((pair.shape[1] * zoom, h * zoom), Image.NEAREST)
         sheet.paste(big, (x, y))
-        draw.text((x, y + h * ZOOM + 1), label, fill=(230, 230, 230), font=font)
+        draw.text((x, y + h * zoom + 1), label, fill=(230, 230, 230), font=font)
     path = Path(path)
     sheet.save(path)
     return path

@@ -89,9 +89,13 @@ class TextSource:
     charset: Charset
     words: list[str]
     mix: dict[str, float]
+    uniform_length: float = 0.0  # share of texts whose length is uniform in 1..charset.max_length
 
     def __post_init__(self) -> None:
         self.mix = {k: v for k, v in self.mix.items() if v > 0}
+        self._by_length: dict[int, list[str]] = {}
+        for w in self.words:
+            self._by_length.setdefault(len(w), []).append(w)
         if "word" in self.mix and not self.words:
             raise TextError("the word list has no word this charset can encode; give --words FILE or set the "
                             "text mix's word weight to 0")
@@ -120,7 +124,7 @@ class TextSource:
 
     @classmethod
     def build(cls, charset: Charset, mix: dict[str, float] | None = None,
-              words_file: str | Path | None = None) -> "TextSource":
+              words_file: str | Path | None = None, uniform_length: float = 0.0) -> "TextSource":
         words = read_word_file(words_file) if words_file is not None else default_words()
         if words_file is not None and not words:
             raise TextError(f"word list {words_file}: empty")
@@ -128,13 +132,16 @@ class TextSource:
         if words_file is not None and not kept:
             raise TextError(f"word list {words_file}: none of its {len(words)} words fits charset {charset.name} "
                             f"(max length {charset.max_length})")
-        return cls(charset, kept, dict(mix or DEFAULT_MIX))
+        return cls(charset, kept, dict(mix or DEFAULT_MIX), uniform_length)
 
     def sample(self, rng: np.random.Generator) -> str:
         """A text the charset can encode (its case as drawn; the charset folds it when it encodes)."""
+        length = None
+        if self.uniform_length and rng.random() < self.uniform_length:
+            length = int(rng.integers(1, self.charset.max_length + 1))
         while True:
             kind = self._kinds[int(rng.choice(len(self._kinds), p=self._p))]
-            text = getattr(self, f"_{kind}")(rng)
+            text = getattr(self, f"_{kind}")(rng, length)
             if text and self.charset.check(self.charset.normalize(text)) is None:
                 return text
 
@@ -142,31 +149,42 @@ class TextSource:
         # Mostly word-like lengths with a long tail up to the charset's limit.
         return int(min(self.charset.max_length, 1 + rng.geometric(1 / 6)))
 
-    def _word(self, rng: np.random.Generator) -> str:
-        word = self.words[int(rng.integers(len(self.words)))]
-        if self._space and rng.random() < 0.15:
-            word = f"{word} {self.words[int(rng.integers(len(self.words)))]}"
+    def _word(self, rng: np.random.Generator, length: int | None = None) -> str:
+        same = self._by_length.get(length, []) if length else []
+        if same:
+            word = same[int(rng.integers(len(same)))]
+        else:
+            word = self.words[int(rng.integers(len(self.words)))]
+            if self._space and rng.random() < 0.15:
+                word = f"{word} {self.words[int(rng.integers(len(self.words)))]}"
+            # Longer than any word: words run together (as on a URL or a shop front), cut at the length.
+            while length and len(word) < length:
+                glue = " " if self._space and rng.random() < 0.5 else ""
+                word = f"{word}{glue}{self.words[int(rng.integers(len(self.words)))]}"
+            word = word[:length].strip() if length else word
         case = rng.choice(list(CASE_WEIGHTS), p=list(CASE_WEIGHTS.values()))
         cased = {"lower": word, "title": word[:1].upper() + word[1:], "upper": word.upper()}[case]
         # Capitals the charset cannot hold would make the label unencodable; keep the word as written then.
         return cased if self.charset.check(self.charset.normalize(cased)) is None else word
 
-    def _random(self, rng: np.random.Generator) -> str:
+    def _random(self, rng: np.random.Generator, length: int | None = None) -> str:
         c = self._classes
         pools = [p for p in (c["digits"] + c["lower"], c["lower"], c["upper"], c["digits"] + c["upper"],
                              c["digits"] + c["lower"] + c["upper"], c["digits"] + c["lower"] + c["upper"] + c["punct"],
                              c["punct"] + c["other"] + c["lower"]) if p]
         pool = pools[int(rng.integers(len(pools)))]
-        text = "".join(pool[i] for i in rng.integers(len(pool), size=self._length(rng)))
+        text = "".join(pool[i] for i in rng.integers(len(pool), size=length or self._length(rng)))
         if self._space and len(text) > 3 and rng.random() < 0.2:
             cut = int(rng.integers(1, len(text) - 1))
             text = text[:cut] + " " + text[cut + 1:]
         return text
 
-    def _number(self, rng: np.random.Generator) -> str:
+    def _number(self, rng: np.random.Generator, length: int | None = None) -> str:
         digits = self._classes["digits"]
         if not digits:
-            return self._random(rng)
+            return self._random(rng, length)
+        if length:
+            return "".join(digits[i] for i in rng.integers(len(digits), size=length))
         pattern = NUMBER_PATTERNS[int(rng.integers(len(NUMBER_PATTERNS)))]
         text = "".join(digits[int(rng.integers(len(digits)))] if ch == "#" else ch for ch in pattern)
         if self.charset.check(self.charset.normalize(text)) is not None:
