@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sgtr.cli.main import main
-from sgtr.engine.config import ConfigError, load_config
+from sgtr.engine.config import DEFAULTS, RULES, ConfigError, load_config
 from sgtr.engine.trainer import charset_from_config, model_from_config
 from sgtr.models.spec import ModelSpec
 
@@ -106,3 +106,8 @@ def test_the_trainer_builds_the_model_a_checkpoint_reader_rebuilds():
     trained, rebuilt = model_from_config(config, charset), spec.build()
     shapes = lambda model: {k: v.shape for k, v in model.state_dict().items()}  # noqa: E731
     assert shapes(trained) == shapes(rebuilt)
+
+
+def test_every_config_key_has_a_rule():
+    keys = {f"{section}.{name}" for section, values in DEFAULTS.items() for name in values}
+    assert keys == set(RULES)
