@@ -5,7 +5,13 @@ states (B, T, d_L) / (B, T, d_G), and returns the fused logits Z_F (B, T, K) and
 over channels (B, T) (how much each step trusts the LM; 1 − it, GTR), else None.
 
 * ``gated`` (default): g = σ(W_f [S_L ; H'_G] + b_f), H'_G = Linear(H_G) to the LM's width,
-  S_F = g ⊙ S_L + (1 − g) ⊙ H'_G, Z_F = W_cls S_F — the SRN/ABINet gated unit on hidden states;
+  S_F = g ⊙ S_L + (1 − g) ⊙ H'_G, Z_F = W_cls S_F — the SRN/ABINet gated unit on hidden states. With
+  ``from_lm`` it is residual on the LM instead: Z_F = Z_L + W_cls (S_F − S_L) + b_cls with W_cls, b_cls zero at
+  init, so Z_F starts exactly at Z_L whatever the LM's weights (also after loading trained ones) and whatever the LM
+  is (a CTC host's pooled log-probabilities are no linear function of a hidden state, so no initialisation of the
+  plain form could match them). The gate keeps its meaning — g = 1 gives the LM's output — and the capacity is the
+  plain form's plus a term in S_L. The classifier learns from the first step; the gate and the projection, which get
+  no gradient while W_cls is zero, from the second (the zero-initialised residual branch of ReZero/ControlNet);
 * ``average``: Z_F = log((softmax Z_L + softmax Z_G) / 2), no parameters (the "simple fusion" ablation row);
 * ``glu``: Z_F = GLU(Linear_{2K→2K}([Z_L ; Z_G])) on logits, as in the official code.
 """
@@ -20,17 +26,24 @@ from torch import Tensor, nn
 
 
 class GatedFusion(nn.Module):
-    def __init__(self, lm_width: int, gtr_width: int, num_classes: int):
+    def __init__(self, lm_width: int, gtr_width: int, num_classes: int, from_lm: bool = False):
         super().__init__()
         self.project = nn.Linear(gtr_width, lm_width)
         self.gate = nn.Linear(2 * lm_width, lm_width)
         self.classifier = nn.Linear(lm_width, num_classes)
+        self.from_lm = from_lm
+        if from_lm:
+            nn.init.zeros_(self.classifier.weight)
+            nn.init.zeros_(self.classifier.bias)
 
     def forward(self, lm_logits: Tensor, lm_hidden: Tensor, gtr_logits: Tensor, gtr_hidden: Tensor
                 ) -> tuple[Tensor, Tensor | None]:
         gtr_hidden = self.project(gtr_hidden)
         g = torch.sigmoid(self.gate(torch.cat((lm_hidden, gtr_hidden), dim=-1)))
-        return self.classifier(g * lm_hidden + (1 - g) * gtr_hidden), g.mean(dim=-1)
+        fused = g * lm_hidden + (1 - g) * gtr_hidden
+        if self.from_lm:
+            return lm_logits + self.classifier(fused - lm_hidden), g.mean(dim=-1)
+        return self.classifier(fused), g.mean(dim=-1)
 
 
 class AverageFusion(nn.Module):
@@ -53,10 +66,13 @@ class GLUFusion(nn.Module):
 FUSIONS = ("gated", "average", "glu")
 
 
-def build_fusion(kind: str, lm_width: int, gtr_width: int, num_classes: int) -> nn.Module:
-    """A fusion by name; unknown names raise ``ValueError`` listing the valid ones."""
+def build_fusion(kind: str, lm_width: int, gtr_width: int, num_classes: int, from_lm: bool = False) -> nn.Module:
+    """A fusion by name; unknown names raise ``ValueError`` listing the valid ones. ``from_lm`` (gated only): the
+    residual form that starts at the LM's output."""
+    if from_lm and kind != "gated":
+        raise ValueError(f"schedule.fusion_from_lm needs the gated fusion, not {kind!r}")
     if kind == "gated":
-        return GatedFusion(lm_width, gtr_width, num_classes)
+        return GatedFusion(lm_width, gtr_width, num_classes, from_lm)
     if kind == "average":
         return AverageFusion()
     if kind == "glu":

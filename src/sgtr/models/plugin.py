@@ -39,6 +39,10 @@ Losses (given ``Targets``; all from ``sgtr.models.losses``), each with a weight 
 
 Weights default to 1 for the host, ``gtr``, ``fused``, ``slots`` and ``mutual`` and 0.5 for the segmentation terms
 (the paper's 0.5 on the visual terms; ``order`` is KL on a cross-entropy scale, so not ×0.1, as in the VR).
+
+``schedule`` (``sgtr.models.schedule``): a warm-up with the host frozen and mutual learning off, mutual learning's
+weight ramped up after it, and a fusion that starts at the host's step-aligned output Z_H; the training loop reports
+the step through ``set_step``.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ from sgtr.models.losses import mask_losses, mutual_kl, sequence_loss
 from sgtr.models.ordering import OrderHead, read_along
 from sgtr.models.output import RecognizerOutput, Targets
 from sgtr.models.overrides import replace_checked
+from sgtr.models.schedule import Schedule, freeze, mutual_scale, schedule_config
 
 DEFAULT_WEIGHTS = {"host": 1.0, "gtr": 1.0, "fused": 1.0, "slots": 1.0, "mutual": 1.0, "seg_seq": 0.5, "seg": 0.5,
                    "order": 0.5}
@@ -82,6 +87,7 @@ class PluginConfig:
     mutual: bool = True
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     eps: float = 1e-6  # log(p + eps) of pooled probabilities (CTC slots, L_V,seq)
+    schedule: Schedule = field(default_factory=Schedule)  # warm-up with the host frozen, mutual ramp, fusion start
 
 
 PRESETS: dict[str, PluginConfig] = {
@@ -91,9 +97,10 @@ PRESETS: dict[str, PluginConfig] = {
 
 
 def plugin_config(preset: str = "small", *, graph: dict | None = None, weights: dict | None = None,
-                  **fields) -> PluginConfig:
+                  schedule: dict | None = None, **fields) -> PluginConfig:
     """A preset (``small``/``base``, also choosing GTR's) with overrides: ``graph`` maps ``GTRConfig`` fields,
-    ``weights`` replaces some loss weights, the rest are ``PluginConfig`` fields. Unknown names raise ``ValueError``
+    ``weights`` replaces some loss weights, ``schedule`` maps ``Schedule`` fields, the rest are ``PluginConfig``
+    fields. Unknown names raise ``ValueError``
     listing the valid ones."""
     if preset not in PRESETS:
         raise ValueError(f"unknown plug-in preset {preset!r}; choose one of: {', '.join(PRESETS)}")
@@ -105,7 +112,10 @@ def plugin_config(preset: str = "small", *, graph: dict | None = None, weights: 
         raise ValueError(f"unknown loss weight(s) {', '.join(unknown)}; valid: {', '.join(DEFAULT_WEIGHTS)}")
     if config.fusion not in FUSIONS:
         raise ValueError(f"unknown fusion {config.fusion!r}; choose one of: {', '.join(FUSIONS)}")
-    return replace(config, weights={**DEFAULT_WEIGHTS, **(weights or {})})
+    config = replace(config, weights={**DEFAULT_WEIGHTS, **(weights or {})}, schedule=schedule_config(schedule))
+    if config.schedule.fusion_from_lm and config.fusion != "gated":
+        raise ValueError("schedule.fusion_from_lm needs the gated fusion")
+    return config
 
 
 def interval_overlaps(cells: int, frames: int, device: torch.device | None = None) -> Tensor:
@@ -169,9 +179,18 @@ class GTRPlugin(nn.Module):
                       else OrderHead(k, d, self.steps, config.order_channels, config.order_depth))
         self.gtr = GTR(k, self.steps, d, config.graph)
         width = host.hidden_width or self.gtr.width
-        self.fusion = build_fusion(config.fusion, width, self.gtr.width, k)
+        self.fusion = build_fusion(config.fusion, width, self.gtr.width, k, config.schedule.fusion_from_lm)
         # The gated fusion mixes hidden states: a host without one is represented by its projected probabilities.
         self.host_state = nn.Linear(k, width) if config.fusion == "gated" and not host.hidden_width else None
+        self.mutual_scale = 1.0  # mutual learning's weight factor; ``set_step`` moves it along the schedule
+
+    def set_step(self, step: int) -> None:
+        """Apply the schedule at training step ``step`` (0-based): in the warm-up the host (its language model
+        included) is frozen and mutual learning is off; the plug-in's own parts learn. After it, the mutual weight
+        ramps up."""
+        schedule = self.config.schedule
+        freeze((self.host,), step < schedule.warmup_steps, self.training)
+        self.mutual_scale = mutual_scale(schedule, step)
 
     def forward(self, images: Tensor, targets: Targets | None = None) -> RecognizerOutput:
         host = self.host(images, targets)
@@ -192,9 +211,10 @@ class GTRPlugin(nn.Module):
             host_hidden = host.extras.get("step_hidden")
         fused, gate = self.fusion(step_logits, host_hidden, gtr.logits, gtr.hidden)
         branches = {**host.branches, "host": step_logits, "gtr": gtr.logits, "fused": fused}
+        extras = gtr.extras()
         if host.ctc:
             branches["ctc"] = ctc_steps(host.logits, self.steps)
-        extras = gtr.extras()
+            extras["host_frames"] = host.logits  # the frames themselves, for distillation from a CTC teacher
         if gate is not None:
             extras["fusion_gate"] = gate
         out = RecognizerOutput(logits=fused, branches=branches, seg_logits=seg_logits, order_maps=order_maps,
@@ -213,7 +233,8 @@ class GTRPlugin(nn.Module):
                 raise ValueError(f"host loss name(s) {', '.join(clash)} clash with the plug-in's; rename them")
             w = self.config.weights
             out.losses = {**host.losses, **own}
-            out.loss = w["host"] * host.loss + sum(w[name] * value for name, value in own.items())
+            scale = {"mutual": self.mutual_scale}
+            out.loss = w["host"] * host.loss + sum(w[name] * scale.get(name, 1.0) * value for name, value in own.items())
         return out
 
     def upsample(self, features: Tensor) -> Tensor:

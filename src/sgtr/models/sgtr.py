@@ -14,6 +14,10 @@ vr·L_VR + mutual·L_ML with the defaults 1, 1, 1, 0.5, 1 (the losses live in ``
 
 ``extras``: GTR's graph (``gtr_nodes``, ``gtr_roots``, ``gtr_edges``, ``gtr_valid``) and, with gated fusion,
 ``fusion_gate``; see ``RecognizerOutput``.
+
+``schedule`` (``sgtr.models.schedule``): a warm-up with the VR and the LM frozen and mutual learning off, mutual
+learning's weight ramped up after it, and a fusion that starts at the LM's output; the training loop reports the step
+through ``set_step``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from sgtr.models.language import LM_PRESETS, LanguageModel, LMConfig
 from sgtr.models.losses import mutual_kl, sequence_loss
 from sgtr.models.output import RecognizerOutput, Targets
 from sgtr.models.overrides import replace_checked
+from sgtr.models.schedule import Schedule, freeze, mutual_scale, schedule_config
 from sgtr.models.vr import PRESETS as VR_PRESETS
 from sgtr.models.vr import SegmentationRecognizer, VRConfig, vr_config
 
@@ -45,14 +50,16 @@ class SGTRConfig:
     mutual: bool = True  # mutual learning between them (needs both)
     fusion: str = "gated"  # gated | average | glu, when both branches are on
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    schedule: Schedule = field(default_factory=Schedule)
 
 
 def sgtr_config(preset: str = "small", *, vr: dict | None = None, language: dict | None = None,
-                graph: dict | None = None, weights: dict | None = None, **switches) -> SGTRConfig:
+                graph: dict | None = None, weights: dict | None = None, schedule: dict | None = None,
+                **switches) -> SGTRConfig:
     """A preset (``small``/``base``, choosing the VR, LM and GTR presets together) with overrides: ``vr``,
     ``language`` and ``graph`` map fields of ``VRConfig``, ``LMConfig`` and ``GTRConfig``; ``weights`` replaces some
-    loss weights; the switches are ``lm``, ``gtr``, ``mutual`` and ``fusion``. Unknown names raise ``ValueError``
-    listing the valid ones."""
+    loss weights; ``schedule`` maps ``Schedule`` fields; the switches are ``lm``, ``gtr``, ``mutual`` and ``fusion``.
+    Unknown names raise ``ValueError`` listing the valid ones."""
     if preset not in VR_PRESETS or preset not in LM_PRESETS or preset not in GTR_PRESETS:
         raise ValueError(f"unknown S-GTR preset {preset!r}; choose one of: {', '.join(GTR_PRESETS)}")
     config = SGTRConfig(vr=vr_config(preset, **(vr or {})),
@@ -62,13 +69,15 @@ def sgtr_config(preset: str = "small", *, vr: dict | None = None, language: dict
     unknown = sorted(set(weights or {}) - set(DEFAULT_WEIGHTS))
     if unknown:
         raise ValueError(f"unknown loss weight(s) {', '.join(unknown)}; valid: {', '.join(DEFAULT_WEIGHTS)}")
-    config = replace(config, weights={**DEFAULT_WEIGHTS, **(weights or {})})
+    config = replace(config, weights={**DEFAULT_WEIGHTS, **(weights or {})}, schedule=schedule_config(schedule))
     if not (config.lm or config.gtr):
         raise ValueError("S-GTR with neither lm nor gtr is the VR alone: use model 'vr'")
     if config.mutual and not (config.lm and config.gtr):
         raise ValueError("mutual learning needs both the lm and the gtr branch; set mutual: false")
     if config.fusion not in FUSIONS:
         raise ValueError(f"unknown fusion {config.fusion!r}; choose one of: {', '.join(FUSIONS)}")
+    if config.schedule.fusion_from_lm and not (config.lm and config.gtr and config.fusion == "gated"):
+        raise ValueError("schedule.fusion_from_lm needs both branches and the gated fusion")
     return config
 
 
@@ -82,8 +91,17 @@ class SGTR(nn.Module):
         self.vr = SegmentationRecognizer(charset, config.vr)
         self.lm = LanguageModel(k, steps, config.language) if config.lm else None
         self.gtr = GTR(k, steps, config.vr.fpn_channels, config.graph) if config.gtr else None
-        self.fusion = (build_fusion(config.fusion, config.language.width, self.gtr.width, k)
+        self.fusion = (build_fusion(config.fusion, config.language.width, self.gtr.width, k,
+                                    config.schedule.fusion_from_lm)
                        if config.lm and config.gtr else None)
+        self.mutual_scale = 1.0  # mutual learning's weight factor; ``set_step`` moves it along the schedule
+
+    def set_step(self, step: int) -> None:
+        """Apply the schedule at training step ``step`` (0-based): in the warm-up the VR and the LM are frozen
+        (``requires_grad`` off, eval mode) and mutual learning is off; after it, its weight ramps up."""
+        schedule = self.config.schedule
+        freeze((self.vr, self.lm), step < schedule.warmup_steps, self.training)
+        self.mutual_scale = mutual_scale(schedule, step)
 
     @classmethod
     def from_preset(cls, charset: Charset, preset: str = "small", **options) -> "SGTR":
@@ -121,5 +139,5 @@ class SGTR(nn.Module):
                 total = total + w[name] * losses[name]
         if self.config.mutual:
             losses["mutual"] = mutual_kl(branches["lm"], branches["gtr"], ids)
-            total = total + w["mutual"] * losses["mutual"]
+            total = total + w["mutual"] * self.mutual_scale * losses["mutual"]
         return losses, total

@@ -97,7 +97,8 @@ def build_graph(probs: Tensor, order_maps: Tensor, nodes: int = 16, neighbours: 
         # (B, T, P) tensors are the largest GTR touches; one pass fewer than ``where`` is measurable on the CPU).
         index = score.lerp_(attention, background[..., None].float()).topk(nodes, dim=-1).indices  # (B, T, n)
         roots = (attention.gather(-1, index) * foreground.expand_as(attention).gather(-1, index)).argmax(dim=-1)
-        valid = (background.cumsum(dim=1) - background.long()) == 0  # no background step strictly before t
+        flags = background.long()  # (ONNX CumSum takes no bool)
+        valid = (flags.cumsum(dim=1) - flags) == 0  # no background step strictly before t
     classes = gather_nodes(probs, index)
     with torch.no_grad():
         xy = torch.stack((index % w, index // w), dim=-1).float()  # (B, T, n, 2) in pixels
