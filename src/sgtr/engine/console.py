@@ -32,6 +32,7 @@ LIGHTNING_NOTES = (
     r"You defined a `validation_step` but have no `val_dataloader`",  # a config without data.val
     r"Precision .* is not supported by the model summary",
     r"The '\w+_dataloader' does not have many workers",  # data.workers is the config's choice
+    r"The number of training batches \(\d+\) is smaller than the logging interval",  # a small set, logged anyway
     r"You're resuming from a checkpoint that ended before the epoch ended",  # answered by ReseedOnResume
     r".*isinstance\(treespec, LeafSpec\)",  # Lightning's pytree shim on this torch
 )
