@@ -111,3 +111,9 @@ def test_the_trainer_builds_the_model_a_checkpoint_reader_rebuilds():
 def test_every_config_key_has_a_rule():
     keys = {f"{section}.{name}" for section, values in DEFAULTS.items() for name in values}
     assert keys == set(RULES)
+
+
+def test_a_bad_augment_value_in_a_file_names_the_file(tmp_path):
+    (tmp_path / "c.yaml").write_text("data:\n  augment:\n    noise: null\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: data\.augment\.noise must be a number ≥ 0, got None$"):
+        load_config(tmp_path / "c.yaml")

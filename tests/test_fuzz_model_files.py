@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sgtr.data.charset import Charset
-from sgtr.engine.config import ConfigError, load_config
+from sgtr.engine.config import DEFAULTS, ConfigError, load_config
 from sgtr.engine.trainer import resolve_resume
 from sgtr.inference.loading import load_model
 from sgtr.inference.spec import ModelSpec
@@ -180,7 +180,7 @@ def config_or_refused(path: Path) -> dict | None:
     except ConfigError as exc:
         one_line_naming(exc, path)
         return None
-    assert isinstance(config, dict) and set(config) == {"model", "charset", "data", "optim", "trainer"}
+    assert isinstance(config, dict) and set(config) == set(DEFAULTS)
     return config
 
 

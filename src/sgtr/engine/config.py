@@ -89,11 +89,12 @@ class ConfigError(ValueError):
 
 
 class _Bad(Exception):
-    """A value a rule refuses; ``expected`` says what the rule wants, or ``message`` says all of it."""
+    """A value a rule refuses; ``expected`` says what the rule wants, or ``message`` says all of it (about the
+    sub-key ``key``, when the refused part of a mapping was set on its own)."""
 
-    def __init__(self, expected: str, message: str | None = None):
+    def __init__(self, expected: str, message: str | None = None, key: str | None = None):
         super().__init__(expected)
-        self.expected, self.message = expected, message
+        self.expected, self.message, self.key = expected, message, key
 
 
 Rule = Callable[[Any], Any]  # the value, possibly normalised (2e4 → 20000), or raises _Bad
@@ -220,7 +221,8 @@ def augment_policy(value: Any) -> dict:
     try:
         AugmentPolicy.from_config(value)
     except ValueError as exc:  # the policy's own message names the field, its limits and the value
-        raise _Bad("", message=str(exc)) from None
+        field = re.match(r"data\.augment\.(\w+)", str(exc))
+        raise _Bad("", message=str(exc), key=field and f"data.augment.{field.group(1)}") from None
     return value
 
 
@@ -285,7 +287,7 @@ def check_config(config: dict, origins: dict[str, str] | None = None) -> dict:
         try:
             config[section][name] = rule(value)
         except _Bad as bad:
-            origin = _origin(key, origins or {})
+            origin = _origin(bad.key or key, origins or {})
             where = f"{origin}: " if origin and origin != "the command line" else ""
             said = " (given on the command line)" if origin == "the command line" else ""
             told = bad.message or f"{key}: expected {bad.expected}, got {value!r}"
