@@ -57,9 +57,7 @@ FRESH = {"vr": "VR", "sgtr": "S-GTR"}  # untrained `small` models: speed does no
 
 
 def one_cell(model: str, batch: int, threads: int, rounds: int) -> dict:
-    """Run in a child process: time one runtime at one batch size."""
-    import torch
-
+    """Run in a child process: time one runtime at one batch size (the recognizer sets its own threads)."""
     from sgtr.inference.predictor import Recognizer
 
     data = images(batch)

@@ -105,9 +105,9 @@ def _rounded(value):
 
 def _open(args: argparse.Namespace):
     """The recognizer, the lexicon and the whitelist, or a one-line ``CommandError``."""
+    from sgtr.data.charset import UNK_SYMBOL
     from sgtr.inference.lexicon import Lexicon
     from sgtr.inference.predictor import Recognizer
-    from sgtr.data.charset import UNK_SYMBOL
     from sgtr.models.decoding import allowed_classes
     from sgtr.serialization import CheckpointError
 
