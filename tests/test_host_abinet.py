@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sgtr.models.hosts.abinet import ABINet
+from sgtr.models.hosts.abinet import PRESETS, ABINet
 from sgtr.models.losses import sequence_loss
 from tests.helpers.hosts import CHARSET, check_contract, narrow_host, words_batch
 
@@ -54,3 +54,38 @@ def test_unknown_options_and_presets_are_refused():
         ABINet.from_preset(CHARSET, "huge")
     with pytest.raises(ValueError, match="at least one iteration"):
         narrow_host("abinet", iterations=0)
+
+
+def bcn_and_reading():
+    """The narrow host's BCN in eval mode and one reading (B, T, K) whose argmax is a 6-character word, then EOS."""
+    bcn = narrow_host("abinet").language.eval()
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, CHARSET.max_steps, CHARSET.num_classes, generator=g)
+    logits[:, :6, 0] = -10  # steps 0-5 read characters ...
+    logits[:, 6, 0] = 10  # ... step 6 reads EOS
+    return bcn, logits
+
+
+@pytest.mark.parametrize("step", [0, 3, 5])
+def test_bcn_step_output_does_not_depend_on_its_own_input(step):
+    bcn, logits = bcn_and_reading()
+    changed = logits.clone()
+    changed[:, step, 1:] = torch.roll(changed[:, step, 1:], 5, dims=-1)  # another character at this step only
+    with torch.no_grad():
+        before, after = bcn(logits)[0], bcn(changed)[0]
+    torch.testing.assert_close(after[:, step], before[:, step])
+    others = [t for t in range(7) if t != step]
+    assert not torch.allclose(after[:, others], before[:, others])  # the other steps do see it
+
+
+def test_bcn_ignores_the_input_after_the_first_eos():
+    bcn, logits = bcn_and_reading()
+    changed = logits.clone()
+    changed[:, 7:] = torch.randn_like(changed[:, 7:])
+    changed[:, 7:, 0] = -10  # characters after the EOS: padding for BCN
+    with torch.no_grad():
+        torch.testing.assert_close(bcn(changed)[0], bcn(logits)[0])
+
+
+def test_iterations_default_to_abinets_three():
+    assert PRESETS["small"].iterations == PRESETS["base"].iterations == 3

@@ -63,6 +63,9 @@ class RecognitionSystem(L.LightningModule):
         self.skips.extend(batch.skips)
         if len(batch) == 0:
             return None
+        set_step = getattr(self.model, "set_step", None)
+        if set_step is not None:  # a model with a training schedule (S-GTR, the GTR plug-in) learns where it is
+            set_step(self.global_step)
         out = self.model(batch.images, batch.targets)
         loss = out.loss
         distillation = self._distillation[0]
