@@ -61,18 +61,23 @@ def find_images(dirs: Sequence[str | Path]) -> list[str]:
     return list(named) + sorted(found - set(named))
 
 
-def system_backgrounds() -> tuple[list[str], list[str]]:
-    """The photographs of the installed wallpaper packages (one file per picture, none with words in its name), and
-    the packages of ``BACKGROUND_PACKAGES`` that are not installed."""
+def one_per_picture(paths: Sequence[str]) -> list[str]:
+    """The largest file of each picture shipped at several resolutions, leaving out art named as carrying words."""
     largest: dict[tuple[str, str], Path] = {}
-    for path in map(Path, find_images(SYSTEM_BACKGROUND_DIRS)):
+    for path in map(Path, paths):
         if _WITH_TEXT.search(str(path)):
             continue
         key = (str(path.parent), _RESOLUTION.sub("", path.stem))
         if key not in largest or path.stat().st_size > largest[key].stat().st_size:
             largest[key] = path
+    return sorted(str(p) for p in largest.values())
+
+
+def system_backgrounds() -> tuple[list[str], list[str]]:
+    """The photographs of the installed wallpaper packages (one file per picture), and the packages of
+    ``BACKGROUND_PACKAGES`` that are not installed."""
     missing = [name for name, marker in BACKGROUND_PACKAGES.items() if not Path(marker).exists()]
-    return sorted(str(p) for p in largest.values()), missing
+    return one_per_picture(find_images(SYSTEM_BACKGROUND_DIRS)), missing
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:

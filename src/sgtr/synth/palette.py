@@ -35,25 +35,25 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
 def colour_pair(image: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(text, background) median RGB in [0, 1] of a (H, W, 3) uint8 crop, or None when it does not split into two
     clear tones. The text is the tone that touches the crop's border less; its edge pixels, which blend with the
-    background, are left out of its median."""
+    background, are left out of its median: only the half of its pixels farthest in tone from the threshold count."""
     h, w = image.shape[:2]
     if h < 4 or w < 4:
         return None
     scale = MEASURE_HEIGHT / h
     small = cv2.resize(image, (max(4, round(w * scale)), MEASURE_HEIGHT), interpolation=cv2.INTER_AREA)
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-    _, dark = cv2.threshold(grey, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    threshold, dark = cv2.threshold(grey, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     share = float(dark.mean())
     if not MIN_SHARE <= share <= 1 - MIN_SHARE:
         return None
     border = np.concatenate([dark[:2].ravel(), dark[-2:].ravel(), dark[:, :2].ravel(), dark[:, -2:].ravel()])
     # Compare each tone's share of the border with its share of the whole crop: text reaches the border less.
     text = dark if border.mean() / share < (1 - border.mean()) / (1 - share) else 1 - dark
-    core = cv2.erode(text.astype(np.uint8), np.ones((3, 3), np.uint8))
-    if core.sum() < 4:
-        core = text
+    text = text.astype(bool)
+    distance = np.abs(grey.astype(np.float32) - threshold)[text]
     rgb = small.astype(np.float32) / 255.0
-    fg, bg = np.median(rgb[core.astype(bool)], axis=0), np.median(rgb[~text.astype(bool)], axis=0)
+    fg = np.median(rgb[text][distance >= np.median(distance)], axis=0)
+    bg = np.median(rgb[~text], axis=0)
     if np.linalg.norm(_lab(fg) - _lab(bg)) < MIN_SEPARATION:
         return None
     return fg, bg
