@@ -128,3 +128,25 @@ def test_frozen_stages_and_norm_statistics_do_not_change_in_a_training_step(rele
     assert not torch.equal(after["backbone.stages.2.0.mixer.weight"],
                            build_imported(Charset.from_spec("36"), released)[0].state_dict()[
                                "backbone.stages.2.0.mixer.weight"])
+
+
+@pytest.mark.parametrize("gtr", [False, True], ids=["ppocr", "ppocr+gtr"])
+def test_onnx_export_reads_like_pytorch(released, tmp_path, gtr):
+    from sgtr.inference.onnx_export import export_onnx
+    from sgtr.models.spec import ModelSpec
+    from sgtr.models.warm_start import load_matching
+
+    charset = Charset.from_spec("36")
+    imported, _, options = build_imported(charset, released)
+    spec = ModelSpec("ppocr", charset, (48, 160), "small", {**options, **({"gtr": True} if gtr else {})},
+                     keep_ratio=True)
+    model = spec.build().eval()
+    load_matching(model, imported.state_dict(), charset, charset)
+    path = export_onnx(model, spec, tmp_path / "model.onnx")
+    images = torch.rand(3, 3, 48, 160) * 2 - 1
+    with torch.no_grad():
+        expected = model(images).logits.numpy()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(["logits"], {"images": images.numpy()})[0]
+    assert np.abs(got - expected).max() < 1e-3
+    assert (got.argmax(-1) == expected.argmax(-1)).all()

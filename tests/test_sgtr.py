@@ -143,7 +143,7 @@ def test_bad_options_are_refused_with_the_valid_ones(options, message):
 
 def test_factory_knows_sgtr():
     assert isinstance(build_model("sgtr", CHARSET, preset="small", **TINY), SGTR)
-    with pytest.raises(ValueError, match="abinet, crnn, pren, sgtr, srn, trba, vr"):
+    with pytest.raises(ValueError, match="abinet, crnn, ppocr, pren, sgtr, srn, trba, vr"):
         build_model("gtr", CHARSET)
     with pytest.raises(ValueError, match="unknown S-GTR preset 'huge'"):
         build_model("sgtr", CHARSET, preset="huge")

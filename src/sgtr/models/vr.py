@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from sgtr.data.charset import Charset
+from sgtr.models.backbones.ppocr import PPOCRBackbone
 from sgtr.models.layers import FPN, ConvBNAct, PyramidPooling, ResNet, channel_softmax
 from sgtr.models.losses import mask_losses, sequence_nll
 from sgtr.models.ordering import OrderHead, read_along
@@ -57,6 +58,12 @@ class VRConfig:
     order_weight: float = 1.0
     seq_weight: float = 1.0
     eps: float = 1e-6  # logits = log(P_V + eps)
+    # ``ppocr``: PP-OCRv6-small's pretrained stages instead of the ResNet (stem/widths/depths/strides then unused);
+    # their maps are at height strides 4, 8, 16 and width stride 4. ``freeze_stages`` and ``backbone_lr`` as in the
+    # ``ppocr`` host.
+    backbone: str = "resnet"
+    freeze_stages: int = -1
+    backbone_lr: float = 1.0
 
 
 PRESETS: dict[str, VRConfig] = {
@@ -67,6 +74,8 @@ PRESETS: dict[str, VRConfig] = {
     "base": VRConfig(stem=(64, 64), widths=(128, 256, 512, 512), depths=(2, 3, 4, 2),
                      strides=(2, 2, 1, 1), ppm_bins=(1, 2, 3, 6), out_stride=4, fpn_channels=256, head_channels=256,
                      order_channels=128),
+    # On the pretrained PP-OCRv6-small stages, for 48-high input with the aspect ratio kept: 12×W/4 maps.
+    "ppocr": VRConfig(backbone="ppocr", out_stride=4, key_stride=4, order_depth=2),
 }
 
 
@@ -87,7 +96,13 @@ class SegmentationRecognizer(nn.Module):
         super().__init__()
         self.config = config = config or VRConfig()
         self.num_classes, self.steps = charset.num_classes, charset.max_steps
-        self.backbone = ResNet(config.stem, config.widths, config.depths, config.strides)
+        if config.backbone == "ppocr":
+            self.backbone = PPOCRBackbone()
+            self.backbone.freeze(config.freeze_stages)
+        elif config.backbone == "resnet":
+            self.backbone = ResNet(config.stem, config.widths, config.depths, config.strides)
+        else:
+            raise ValueError(f"unknown VR backbone {config.backbone!r}; choose resnet or ppocr")
         deepest = self.backbone.channels[-1]
         self.ppm = PyramidPooling(deepest, deepest, config.ppm_bins) if config.ppm_bins else None
         self.fpn = FPN(self.backbone.channels, self.backbone.strides, config.fpn_channels, config.out_stride)

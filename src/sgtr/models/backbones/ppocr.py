@@ -118,6 +118,7 @@ class PPOCRBackbone(nn.Module):
             layers += [MobileBlock(width, gate) for gate in gates]
             self.stages.append(nn.Sequential(*layers))
         self.channels = tuple(config.widths)
+        self.strides = tuple(4 * 2 ** i for i in range(len(config.widths)))  # height strides; width stays at 4
         self.frozen_stages = -1
 
     def forward(self, images: Tensor) -> list[Tensor]:
