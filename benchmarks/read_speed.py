@@ -53,7 +53,23 @@ def images(n: int):
                                          dtype=np.uint8)) for _ in range(n)]
 
 
+RAPIDOCR = "rapidocr-3.10"  # the peer: not a file, RapidOCR's own pipeline
 FRESH = {"vr": "VR", "sgtr": "S-GTR"}  # untrained `small` models: speed does not depend on the weights
+
+
+class RapidOcrPipeline:
+    """RapidOCR 3.10's own recognition pipeline (PP-OCRv6-small, ONNX Runtime), one crop per call as
+    ``sgtr evaluate --engine rapidocr`` runs it, with its ONNX Runtime threads set like sgtr's."""
+
+    def __init__(self, threads: int):
+        from rapidocr import ModelType, OCRVersion, RapidOCR
+
+        self.engine = RapidOCR(params={"Global.use_det": False, "Global.use_cls": False, "Global.log_level": "critical",
+                                       "Rec.ocr_version": OCRVersion.PPOCRV6, "Rec.model_type": ModelType.SMALL,
+                                       "EngineConfig.onnxruntime.intra_op_num_threads": threads or 1})
+
+    def predict(self, data):
+        return [self.engine(image, use_det=False, use_cls=False, use_rec=True) for image in data]
 
 
 def one_cell(model: str, batch: int, threads: int, rounds: int) -> dict:
@@ -62,7 +78,8 @@ def one_cell(model: str, batch: int, threads: int, rounds: int) -> dict:
 
     data = images(batch)
     before = rss_mb()
-    recognizer = Recognizer(model, device="cpu", batch_size=batch, threads=threads or None)
+    recognizer = (RapidOcrPipeline(threads) if model == RAPIDOCR else
+                  Recognizer(model, device="cpu", batch_size=batch, threads=threads or None))
     recognizer.predict(data)  # warm-up: first-call allocations and ONNX Runtime's graph preparation
     seconds = []
     for _ in range(rounds):
@@ -100,7 +117,7 @@ def prepare_models(model: str, folder: Path, int8: bool) -> tuple[str, dict[str,
         from sgtr.inference.preprocess import Preprocessor
         from sgtr.inference.quantize import quantize_onnx
 
-        prepare = Preprocessor(spec.input_size)
+        prepare = Preprocessor(spec.input_size, keep_ratio=spec.keep_ratio)
         calibration = [prepare(p).arrays for p in sorted((ROOT / "samples").glob("*.png"))]
         files["ONNX Runtime int8"] = str(quantize_onnx(folder / "model.onnx", folder / "int8.onnx",
                                                        np.concatenate(calibration)))
@@ -126,6 +143,8 @@ def main() -> None:
                         help="other processes spinning on a core while a cell is timed (default: 0)")
     parser.add_argument("--rounds", type=int, default=0, help="timed rounds per cell (default: ~64 images' worth)")
     parser.add_argument("--int8", action="store_true", help="add ONNX Runtime on the int8-quantised graph")
+    parser.add_argument("--rapidocr", action="store_true",
+                        help="add RapidOCR 3.10's own pipeline reading the same crops (the peer to compare against)")
     parser.add_argument("--note", default="", help="a line about the conditions, printed under the table")
     parser.add_argument("--cell", nargs=2, metavar=("FILE", "BATCH"), help=argparse.SUPPRESS)  # child process
     args = parser.parse_args()
@@ -137,6 +156,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         name, files = prepare_models(args.model, Path(tmp), args.int8)
+        if args.rapidocr:
+            files["RapidOCR 3.10 (its pipeline)"] = RAPIDOCR
         rows = []
         for batch, threads, busy in itertools.product(args.batches, args.threads, args.busy):
             rounds = args.rounds or max(5, 64 // batch)

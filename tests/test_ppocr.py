@@ -150,3 +150,31 @@ def test_onnx_export_reads_like_pytorch(released, tmp_path, gtr):
     got = session.run(["logits"], {"images": images.numpy()})[0]
     assert np.abs(got - expected).max() < 1e-3
     assert (got.argmax(-1) == expected.argmax(-1)).all()
+
+
+def test_import_cli_writes_a_model_that_reads_and_names_its_source(tmp_path, capsys):
+    from sgtr.cli.main import main
+
+    out = tmp_path / "ppocr.safetensors"
+    assert main(["import", "ppocr", "--charset", "94", "--out", str(out)]) == 0
+    assert main(["read", "--model", str(out), "--format", "text",
+                 str(Path(__file__).resolve().parents[1] / "samples" / "word_00.png")]) == 0
+    assert "learning" in capsys.readouterr().out
+    assert main(["info", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "Apache-2.0" in shown and released_sha(out) in shown and "not disclosed" in shown
+
+
+def released_sha(weights: Path) -> str:
+    from sgtr.inference.weights import read_source
+
+    return read_source(weights)["sha256"]
+
+
+def test_import_cli_without_rapidocr_is_one_line(monkeypatch, tmp_path, capsys):
+    from sgtr.cli.main import main
+
+    monkeypatch.setattr(ppocr_import.importlib.util, "find_spec", lambda name: None)
+    assert main(["import", "ppocr", "--out", str(tmp_path / "x.safetensors")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "sgtr[pretrained]" in err[0]

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         if args.weights is not None:
             from sgtr.inference.weights import write_weights
 
-            written.append(write_weights(model, spec, args.weights, half=args.half))
+            written.append(write_weights(model, spec, args.weights, half=args.half, source=_source(args.model)))
         if args.onnx is not None:
             from sgtr.inference.onnx_export import export_onnx
 
@@ -73,13 +73,28 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _source(model_path: Path) -> dict | None:
+    """Where a training run's imported starting weights came from (``trainer.init_from`` → its ``source``
+    metadata), so a fine-tuned export keeps the provenance and licence of the weights it stands on."""
+    if model_path.suffix != ".ckpt":
+        return None
+    from sgtr.inference.weights import read_source
+    from sgtr.serialization import load_safe
+
+    config = load_safe(model_path).get("sgtr", {}).get("config", {})
+    start = (config.get("trainer") or {}).get("init_from")
+    source = read_source(start) if start and str(start).endswith(".safetensors") and Path(start).is_file() else None
+    return None if source is None else {**source, "fine_tuned_from": str(start)}
+
+
 def _int8(model, spec, args: argparse.Namespace) -> Path:
     """The int8 graph calibrated on ``args.calibration``, written to ``--onnx``; skipped images named on stderr."""
     import sys
 
     from sgtr.inference.calibration import export_int8, gather_calibration
 
-    calibration, skipped = gather_calibration(args.calibration, spec.input_size, CALIBRATION_LIMIT)
+    calibration, skipped = gather_calibration(args.calibration, spec.input_size, CALIBRATION_LIMIT,
+                                             spec.keep_ratio)
     for skip in skipped:
         print(f"calibration: skipped {skip}", file=sys.stderr)
     if calibration is None:

@@ -17,6 +17,7 @@ into the model (integer buffers such as BatchNorm's step counter stay as they ar
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from pathlib import Path
 
@@ -61,6 +62,17 @@ def write_weights(model: nn.Module, spec: ModelSpec, path: str | Path, half: boo
     with atomic_target(path) as tmp:
         save_file(tensors, tmp, metadata=metadata)
     return path
+
+
+def read_source(path: str | Path) -> dict | None:
+    """The ``source`` record of a weights file's metadata (where imported weights came from), or None."""
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            meta = json.loads((f.metadata() or {}).get(METADATA_KEY) or "{}")
+    except (SafetensorError, OSError, ValueError):
+        return None
+    source = meta.get("source")
+    return source if isinstance(source, dict) else None
 
 
 def read_weights(path: str | Path, *, trusted: bool = False) -> tuple[ModelSpec, dict[str, torch.Tensor]]:
