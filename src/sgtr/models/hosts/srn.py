@@ -46,9 +46,13 @@ class SRNConfig:
     dropout: float = 0.1
     attention: int = 64  # PVAM's additive-attention width
     gsrm_layers: int = 1  # per direction
-    vision_weight: float = 1.0
-    lm_weight: float = 0.15
-    vsfd_weight: float = 2.0
+    # SRN's loss L = α_e·L_e + α_r·L_r + α_f·L_f with α_e, α_r, α_f = 1.0, 0.15, 2.0 (Yu et al. 2020, the loss
+    # function at the end of the method section; recalled, not re-read: the paper's text could not be retrieved here).
+    # PaddleOCR's SRN implementation by the same group weights them 3.0, 0.15, 1.0 (its SRNLoss, sums over
+    # characters); set vision_weight: 3, vsfd_weight: 1 to train that way. The paper's values are the default.
+    vision_weight: float = 1.0  # α_e, PVAM's visual prediction
+    lm_weight: float = 0.15  # α_r, GSRM
+    vsfd_weight: float = 2.0  # α_f, the fused prediction
 
 
 PRESETS: dict[str, SRNConfig] = {
