@@ -99,7 +99,11 @@ def masked_batch_norm(h: Tensor, norm: nn.BatchNorm1d, valid: Tensor | None) -> 
         return norm(h.flatten(0, 2)).view_as(h)
     real = h[valid]  # (V, n, d): the valid subgraphs' nodes
     count = real.shape[0] * real.shape[1]
-    var, mean = torch.var_mean(real.flatten(0, 1), dim=0, correction=0)
+    flat = real.flatten(0, 1)
+    # Two means, not torch.var_mean: on the CPU its reduction over dim 0 is several times slower (a third of a
+    # plugged training step).
+    mean = flat.mean(0)
+    var = (flat - mean).square().mean(0)
     with torch.no_grad():
         norm.num_batches_tracked += 1
         momentum = norm.momentum if norm.momentum is not None else 1 / norm.num_batches_tracked.item()
