@@ -36,16 +36,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--height", type=int, default=32)
-    parser.add_argument("--width", type=int, default=128)
+    parser.add_argument("--width", type=int, default=128, help="with --keep-ratio the largest width")
+    parser.add_argument("--keep-ratio", action="store_true", help="crops as wide as their word")
     parser.add_argument("--image-format", choices=("jpg", "png"), default="jpg")
     parser.add_argument("--charset", default="94")
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
-    generator = SynthGenerator.build(SynthConfig(Charset.from_spec(args.charset), height=args.height, width=args.width))
+    generator = SynthGenerator.build(SynthConfig(Charset.from_spec(args.charset), height=args.height, width=args.width,
+                                                 keep_ratio=args.keep_ratio, system_backgrounds=True))
+    generator.backgrounds.preload()  # once per run, before the workers fork (write_shard does the same)
     setup = time.perf_counter() - start
     print(f"{len(generator.fonts)} faces in {generator.fonts.num_families} families, "
-          f"{len(generator.texts.words)} words; setup (font scan, word list) {setup:.1f} s; "
+          f"{len(generator.texts.words)} words, {len(generator.backgrounds.files)} backgrounds; "
+          f"setup (font scan, word list, backgrounds) {setup:.1f} s; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start; {platform.processor() or ''}",
           file=sys.stderr)
 
@@ -62,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((workers, args.count / report.seconds, 1000 * cpu / args.count, report.bytes_written / args.count,
                      per_sample, per_sample * 100_000 / 1e9, os.getloadavg()[0]))
 
-    print(f"| workers | images/s ({args.height}x{args.width}, masks, {args.image_format}) | CPU ms/image "
+    size = f"{args.height}x(up to {args.width})" if args.keep_ratio else f"{args.height}x{args.width}"
+    print(f"| workers | images/s ({size}, masks, {args.image_format}) | CPU ms/image "
           "| payload bytes/sample | data.mdb bytes/sample | 100k samples (extrapolated) | load avg after |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for workers, rate, cpu_ms, payload, disk, gb, load in rows:

@@ -44,6 +44,21 @@ def test_project_reader_loads_the_masks(tmp_path, generator):
     assert sample.mask is not None and sample.mask.shape == (32, 128) and sample.label
 
 
+def test_keep_ratio_shard_stores_each_word_at_its_own_width_with_its_mask(tmp_path):
+    gen = SynthGenerator.build(SynthConfig(Charset.from_spec("94"), seed=3, font_dirs=(font(),), height=48,
+                                           width=320, keep_ratio=True))
+    write_shard(gen, tmp_path / "a", 24, workers=1)
+    write_shard(gen, tmp_path / "b", 24, workers=2)
+    assert contents(tmp_path / "a") == contents(tmp_path / "b")
+    data = LmdbDataset(tmp_path / "a")
+    widths = set()
+    for i in range(24):
+        sample = data[i]
+        assert sample.image.size[1] == 48 and sample.mask.shape == (48, sample.image.size[0])
+        widths.add(sample.image.size[0])
+    assert len(widths) > 8 and max(widths) <= 320
+
+
 def test_reruns_and_worker_counts_give_identical_contents(tmp_path, generator):
     write_shard(generator, tmp_path / "a", 30, workers=1)
     write_shard(generator, tmp_path / "b", 30, workers=2)

@@ -210,6 +210,13 @@ class Backgrounds:
             self._cache.popitem(last=False)
         return img
 
+    def preload(self) -> None:
+        """Read and shrink every image now when they all fit the cache, so forked workers share them instead of
+        each decoding every one (a wallpaper takes up to a few hundred milliseconds)."""
+        if len(self.files) <= CACHE_IMAGES:
+            for path in self.files:
+                self._image(path)
+
     def natural(self, rng: np.random.Generator, height: int, width: int) -> tuple[np.ndarray | None, Skip | None]:
         """A random crop of a random image, resized to the output; None and the skip when the file is unreadable."""
         path = self.files[int(rng.integers(len(self.files)))]

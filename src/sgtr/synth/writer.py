@@ -164,6 +164,7 @@ def write_shard(generator: SynthGenerator, out: str | Path, count: int, *, shard
             txn.put(CONFIG_KEY, json.dumps(wanted, sort_keys=True).encode())
             txn.put(fmt.NUM_SAMPLES_KEY, str(done).encode())
             txn.delete(fmt.COMPLETE_KEY)
+        generator.backgrounds.preload()
         start = last_log = time.perf_counter()
         progress = bar(total=len(indices), desc=f"synth {path.name}")
         progress.update(done)  # a resumed shard starts where the last run stopped
