@@ -178,6 +178,7 @@ train(config, callbacks=[DumpWeights()])
 """
 
 
+@pytest.mark.slow
 def test_ddp_on_two_cpu_processes_keeps_identical_weights(data, tmp_path):
     out = tmp_path / "ddp"
     out.mkdir()

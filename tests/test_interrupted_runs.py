@@ -31,6 +31,9 @@ from tests.helpers.data import contents
 from tests.helpers.engine import tiny_config, tiny_lmdb
 from tests.helpers.render import font
 
+# Every test here starts real sgtr processes and waits for them.
+pytestmark = pytest.mark.slow
+
 # Generous: a loaded CI machine starts Python, torch and Lightning slowly.
 START_TIMEOUT = 240.0
 POLL = 0.02

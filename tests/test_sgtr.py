@@ -195,6 +195,7 @@ def test_evaluate_prints_one_table_per_branch(tmp_path, capsys):
     assert sources == [f"Source: sgtr.safetensors{b}" for b in ("", " [vr]", " [lm]", " [gtr]", " [fused]")]
 
 
+@pytest.mark.slow
 def test_sgtr_memorises_a_handful_of_words():
     words = random_words(8, CHARSET, random.Random(0))
     images, targets = render_batch(words, CHARSET)

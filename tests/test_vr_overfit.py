@@ -1,17 +1,20 @@
-"""Acceptance check of issue 4: the ``small`` VR (narrowed for CI speed) memorises 32 synthetic words on the CPU."""
+"""The ``small`` VR (narrowed for CI speed) memorises 32 synthetic words on the CPU."""
 
 from __future__ import annotations
+
+import pytest
 
 from sgtr.data.charset import Charset
 from sgtr.models.vr import SegmentationRecognizer
 from tests.helpers.memorise import memorise
 
-MAX_STEPS = 250  # seeded runs reach 100% at step ~120 (~25 s on one core)
+MAX_STEPS = 160  # seeded runs read all 32 at step 80 (about 12 s on one core)
 
 
+@pytest.mark.slow
 def test_small_vr_overfits_32_words():
     charset = Charset.from_spec("36")
     model = SegmentationRecognizer.from_preset(charset, "small", stem=(16,), widths=(32, 64, 128), fpn_channels=32,
                                                order_channels=32)
-    accuracy, step, wrong = memorise(model, charset, MAX_STEPS, lr=2e-3)
+    accuracy, step, wrong = memorise(model, charset, MAX_STEPS, lr=6e-3)
     assert accuracy == 1.0, f"{accuracy:.0%} after {step} steps; wrong (read, true): {wrong}"
