@@ -1,26 +1,27 @@
 #!/usr/bin/env bash
-# The default model's recipe, end to end and resumable: synthetic data → stages 1 and 1b (VR on synthetic words, 1M
-# samples in all) → stage 2 (VR, real + synthetic mix) → stages 3–4 (the VR gains the language model) → stages 5–6
-# (mild augmentation) → fp16 safetensors in the package → benchmark table. Each step skips what is
-# already done, so rerunning after a kill continues. Extra arguments go to every training stage (e.g.
-# trainer.threads=2).
+# The default model's recipe, end to end and resumable: import PP-OCRv6-small from the rapidocr wheel → synthetic
+# words with character masks at its geometry (48 high, aspect kept) → GTR plugged into it, fine-tuned on synthetic +
+# real training crops with distillation from the imported network (configs/default_ppocr_gtr.yaml; checkpoints judged
+# on the held-back split splits/val only) → fp16 weights → int8 ONNX → benchmarks scored once, at the end. Each step
+# skips what is already done, so rerunning after a kill continues. Extra arguments go to the training run.
 #   bash scripts/train_default_model.sh [KEY=VALUE ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SGTR=${SGTR:-.venv/bin/sgtr}
-WORKERS=${WORKERS:-2}
+WORKERS=${WORKERS:-1}
+OUT=runs/default
 
-$SGTR synth --out data/synth/val --count 2000 --seed 999 --charset 62 --workers "$WORKERS"
-$SGTR synth --out data/synth/train --count 400000 --seed 1 --charset 62 --workers "$WORKERS"
+[ -f runs/pretrained/ppocr94.safetensors ] ||
+  $SGTR import ppocr --charset 94 --out runs/pretrained/ppocr94.safetensors
+$SGTR synth --out data/synth48/val --count 300 --seed 999 --charset 94 --height 48 --width 320 --keep-ratio \
+  --workers "$WORKERS"
+$SGTR synth --out data/synth48/train --count "${SYNTH_COUNT:-9728}" --seed 1 --charset 94 --height 48 --width 320 \
+  --keep-ratio --workers "$WORKERS"
 
-$SGTR train configs/default_stage1_synth.yaml "$@" --resume auto
-$SGTR train configs/default_stage1b_synth.yaml "$@" --resume auto
-$SGTR train configs/default_stage2_real.yaml "$@" --resume auto
-$SGTR train configs/default_stage3_lm.yaml "$@" --resume auto
-$SGTR train configs/default_stage4_lm.yaml "$@" --resume auto
-$SGTR train configs/default_stage5_aug.yaml "$@" --resume auto
-$SGTR train configs/default_stage6_aug.yaml "$@" --resume auto
+$SGTR train configs/default_ppocr_gtr.yaml "$@" --resume auto
 
-$SGTR export runs/default/stage6/checkpoints/last.ckpt --weights src/sgtr/assets/default.safetensors --half
-(cd src/sgtr/assets && sha256sum default.safetensors) | tee src/sgtr/assets/default.safetensors.sha256
-$SGTR evaluate src/sgtr/assets/default.safetensors ../shared/data/benchmarks --json runs/default/benchmarks.json
+CKPT=$OUT/ppocr_gtr/checkpoints/last.ckpt
+$SGTR export "$CKPT" --weights $OUT/default.safetensors --half
+$SGTR export "$CKPT" --onnx $OUT/default_int8.onnx --int8 --calibration splits/train/IIIT5K_train_2000
+$SGTR evaluate $OUT/default.safetensors --branches --json $OUT/benchmarks.json
+$SGTR evaluate $OUT/default_int8.onnx --json $OUT/benchmarks_int8.json

@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from sgtr.cli import compare, data, evaluate, explain, export, import_weights, info, read, serve, synth, train
+from sgtr.cli import calibrate, compare, data, evaluate, explain, export, import_weights, info, read, serve, synth, train
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from sgtr import progress
@@ -23,6 +23,7 @@ SUBCOMMANDS = (
     synth,
     import_weights,
     info,
+    calibrate,
     evaluate,
     compare,
     train,

@@ -106,8 +106,9 @@ class Recognizer:
         if not items:
             return []
         output = self.runtime(to_batch(np.concatenate([item.arrays for item in items])))
-        final = decode(output, self.charset, whitelist=whitelist)
-        per_branch = {name: decode(logits, self.charset, ctc=output.ctc, whitelist=whitelist)
+        final = decode(output, self.charset, whitelist=whitelist, temperature=self.spec.temperature)
+        per_branch = {name: decode(logits, self.charset, ctc=output.ctc, whitelist=whitelist,
+                                   temperature=self.spec.temperature)
                       for name, logits in output.branches.items()} if branches else {}
         log_probs = None
         if lexicon is not None:

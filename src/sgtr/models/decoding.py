@@ -32,14 +32,15 @@ class Prediction:
 
 
 def decode(output: RecognizerOutput | Tensor, charset: Charset, *, ctc: bool | None = None,
-           whitelist: Iterable[str] | None = None) -> list[Prediction]:
-    """Decode a ``RecognizerOutput`` (its ``logits`` and ``ctc`` flag) or raw (B, T, K) logits."""
+           whitelist: Iterable[str] | None = None, temperature: float = 1.0) -> list[Prediction]:
+    """Decode a ``RecognizerOutput`` (its ``logits`` and ``ctc`` flag) or raw (B, T, K) logits; probabilities (so
+    confidences) come from softmax(logits / ``temperature``), the text does not depend on it."""
     if isinstance(output, RecognizerOutput):
         logits, ctc = output.logits, output.ctc if ctc is None else ctc
     else:
         logits = output
     with torch.no_grad():
-        logits = logits.detach().float()
+        logits = logits.detach().float() / temperature
         if whitelist is not None:
             allowed = allowed_classes(charset, whitelist, logits.shape[-1], logits.device)
             logits = logits.masked_fill(~allowed, -torch.inf)

@@ -39,6 +39,10 @@ class ModelSpec:
     preset: str = "small"
     options: dict[str, Any] = field(default_factory=dict)
     keep_ratio: bool = False
+    # Word confidences are read from softmax(logits / temperature): fitted on held-back data by
+    # ``sgtr.evaluation.calibration`` so that a confidence of 0.9 is right about 90% of the time (the argmax, so the
+    # text, does not change).
+    temperature: float = 1.0
 
     def build(self) -> nn.Module:
         return build_model(self.name, self.charset, preset=self.preset, **self.options)
@@ -60,7 +64,8 @@ class ModelSpec:
         return json.dumps({"format": f"sgtr-{kind}", "format_version": FORMAT_VERSION, "sgtr_version": __version__,
                            "model": {"name": self.name, "preset": self.preset, "options": self.options},
                            "charset": self.charset.to_config(), "input_size": list(self.input_size),
-                           "keep_ratio": self.keep_ratio, **extra})
+                           "keep_ratio": self.keep_ratio,
+                           "temperature": self.temperature, **extra})
 
     @classmethod
     def from_metadata(cls, text: str | None, kind: str, path: str | Path) -> tuple["ModelSpec", dict]:
@@ -81,7 +86,8 @@ class ModelSpec:
             model = meta["model"]
             height, width = (int(v) for v in meta["input_size"])
             spec = cls(str(model["name"]), Charset.from_config(meta["charset"]), (height, width),
-                       str(model["preset"]), dict(model["options"]), bool(meta.get("keep_ratio", False)))
+                       str(model["preset"]), dict(model["options"]), bool(meta.get("keep_ratio", False)),
+                       float(meta.get("temperature", 1.0)))
         except CheckpointError:
             raise
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
