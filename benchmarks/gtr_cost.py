@@ -31,8 +31,8 @@ from typing import Callable
 
 import torch
 import yaml
-
 from torch import nn
+from vr_speed import synthetic_batch
 
 from sgtr.data.charset import Charset
 from sgtr.engine.config import load_config
@@ -40,7 +40,6 @@ from sgtr.models.factory import build_model
 from sgtr.models.gtr.conv import Adjacency, GraphConv
 from sgtr.models.gtr.graph import build_graph
 from sgtr.models.sgtr import sgtr_config
-from vr_speed import synthetic_batch
 
 TARGETS = {"train": 1.15, "infer": 1.10}
 

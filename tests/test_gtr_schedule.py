@@ -7,8 +7,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sgtr.data.batching import Targets
+from sgtr.data.batching import Batch, Targets
 from sgtr.data.charset import Charset
+from sgtr.engine.config import DEFAULTS
+from sgtr.engine.system import RecognitionSystem
 from sgtr.models.factory import build_model
 from sgtr.models.schedule import Schedule, mutual_scale, schedule_config
 from sgtr.models.sgtr import SGTR, sgtr_config
@@ -151,3 +153,12 @@ def test_fusion_from_lm_needs_the_gated_fusion():
         sgtr_config("small", fusion="average", schedule={"fusion_from_lm": True})
     with pytest.raises(ValueError, match="fusion_from_lm needs"):
         build_model("crnn", CHARSET, gtr=True, plugin={"fusion": "glu", "schedule": {"fusion_from_lm": True}})
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log")  # no Trainer: the step's logging is a no-op
+def test_the_training_step_tells_the_model_its_step():
+    images, targets = batch()
+    model = tiny_sgtr(warmup_steps=5)
+    system = RecognitionSystem(model, CHARSET, DEFAULTS)
+    system.training_step(Batch(images, targets, ["a", "b", "c"], ["hello", "a1b2", "xyz"]), 0)
+    assert model.mutual_scale == 0.0 and not any(p.requires_grad for p in model.vr.parameters())

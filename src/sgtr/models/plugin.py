@@ -84,6 +84,10 @@ class PluginConfig:
     order_channels: int = 32  # key/query width of learned order maps (hosts without their own)
     order_depth: int = 3  # U-Net levels of their keys
     fusion: str = "gated"  # gated | average | glu
+    # CTC hosts: what the fusion reads as the host's step-wise output. ``slots``: the frames pooled by the learned
+    # order maps (Z_H); ``reading``: the host's own greedy CTC reading laid out step-wise (``ctc_steps``), so a
+    # fusion that starts at the host's output starts at exactly what the host reads, whatever the order maps know yet.
+    ctc_fusion: str = "slots"
     mutual: bool = True
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     eps: float = 1e-6  # log(p + eps) of pooled probabilities (CTC slots, L_V,seq)
@@ -110,6 +114,8 @@ def plugin_config(preset: str = "small", *, graph: dict | None = None, weights: 
     unknown = sorted(set(weights or {}) - set(DEFAULT_WEIGHTS))
     if unknown:
         raise ValueError(f"unknown loss weight(s) {', '.join(unknown)}; valid: {', '.join(DEFAULT_WEIGHTS)}")
+    if config.ctc_fusion not in ("slots", "reading"):
+        raise ValueError(f"ctc_fusion must be 'slots' or 'reading', got {config.ctc_fusion!r}")
     if config.fusion not in FUSIONS:
         raise ValueError(f"unknown fusion {config.fusion!r}; choose one of: {', '.join(FUSIONS)}")
     config = replace(config, weights={**DEFAULT_WEIGHTS, **(weights or {})}, schedule=schedule_config(schedule))
@@ -202,7 +208,9 @@ class GTRPlugin(nn.Module):
             order_maps = log_order.exp()
         else:
             log_order, order_maps = None, self.resample(host.order_maps, features.shape[-2:])
-        step_logits = ctc_slots(host.logits, order_maps, self.config.eps) if host.ctc else host.logits
+        slots = ctc_slots(host.logits, order_maps, self.config.eps) if host.ctc else host.logits
+        reading = ctc_steps(host.logits, self.steps) if host.ctc else None
+        step_logits = reading if host.ctc and self.config.ctc_fusion == "reading" else slots
         gtr = self.gtr(RecognizerOutput(logits=step_logits, seg_logits=seg_logits, order_maps=order_maps,
                                         features=features))
         if self.host_state is not None:
@@ -213,7 +221,7 @@ class GTRPlugin(nn.Module):
         branches = {**host.branches, "host": step_logits, "gtr": gtr.logits, "fused": fused}
         extras = gtr.extras()
         if host.ctc:
-            branches["ctc"] = ctc_steps(host.logits, self.steps)
+            branches["ctc"] = reading
             extras["host_frames"] = host.logits  # the frames themselves, for distillation from a CTC teacher
         if gate is not None:
             extras["fusion_gate"] = gate
@@ -224,9 +232,9 @@ class GTRPlugin(nn.Module):
             own = {"gtr": sequence_loss(gtr.logits, targets.ids), "fused": sequence_loss(fused, targets.ids),
                    "seg_seq": sequence_loss(seg_seq, targets.ids), **mask_losses(seg_logits, log_order, targets)}
             if host.ctc:
-                own["slots"] = sequence_loss(step_logits, targets.ids)
+                own["slots"] = sequence_loss(slots, targets.ids)
             if self.config.mutual:
-                partner = host.branches[self.host.language_branch] if self.host.language_branch else step_logits
+                partner = host.branches[self.host.language_branch] if self.host.language_branch else slots
                 own["mutual"] = mutual_kl(partner, gtr.logits, targets.ids)
             clash = sorted(set(own) & set(host.losses))
             if clash:
@@ -234,7 +242,8 @@ class GTRPlugin(nn.Module):
             w = self.config.weights
             out.losses = {**host.losses, **own}
             scale = {"mutual": self.mutual_scale}
-            out.loss = w["host"] * host.loss + sum(w[name] * scale.get(name, 1.0) * value for name, value in own.items())
+            out.loss = w["host"] * host.loss + sum(w[name] * scale.get(name, 1.0) * value
+                                                   for name, value in own.items())
         return out
 
     def upsample(self, features: Tensor) -> Tensor:

@@ -9,9 +9,9 @@ feeds it the same way. Flow: ``build_graph`` (nodes, roots, edges from the predi
 512/256/128/64, three contextual blocks. ``small`` keeps that structure — 8 nodes per character, four spatial layers,
 the adjacency update, three contextual blocks pooling 8 → 4 → 2 → 1 — narrower: 64-wide nodes (four 16-wide parts),
 spatial widths 64/48/32/32. With k = 3 neighbours a subgraph of 8 nodes is not complete (about half of its node
-pairs are linked, a quarter at 16, on random maps), so the similarity edges and the adjacency update are real choices; at 4 nodes they
-were not (every pair linked). Its cost against VR+LM is printed by ``benchmarks/gtr_cost.py``; the budget is a
-training step ≤ 1.15× and batch-32 inference ≤ 1.10× of VR+LM.
+pairs are linked, a quarter at 16, on random maps), so the similarity edges and the adjacency update are real
+choices; at 4 nodes they were not (every pair linked). Its cost against VR+LM is printed by
+``benchmarks/gtr_cost.py``; the budget is a training step ≤ 1.15× and batch-32 inference ≤ 1.10× of VR+LM.
 """
 
 from __future__ import annotations
