@@ -25,7 +25,8 @@ FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
 SYSTEM_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "/usr/share/texmf/fonts/opentype")
 # Faces that map letters to pictures or formula symbols: their "a" is a glyph, just not an "a".
 NON_TEXT_FAMILIES = ("symbol", "dingbat", "d050000l", "math", "music", "emoji", "awesome", "icon", "ornament",
-                     "keyboard", "pseudo", "layer", "binary", "barcode", "braille", "morse")
+                     "keyboard", "pseudo", "layer", "binary", "barcode", "braille", "morse", "futhark", "runic",
+                     "ogham", "guiada", "pautada", "punt")
 # Small capitals make a lower-case word look upper-case, so such faces draw only the characters that are not.
 SMALL_CAPS_FAMILIES = ("smallcaps", "smcp")
 # A face covering less than this share of the alphabet is a script or symbol face that only borrows a few Latin
