@@ -1,10 +1,12 @@
 """Each renderer effect on its own: the character mask still covers the glyphs' ink, and what an effect paints
-around the text (distractors, borders, extrusion) keeps off the labelled characters."""
+around the text (distractors, borders, extrusion) keeps off the labelled characters; and the faces it draws with
+are readable."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from PIL import ImageFont
 
 from sgtr.data.charset import Charset
 from sgtr.synth.config import Effects, SynthConfig
+from sgtr.synth.fonts import FontLibrary, unreadable
 from sgtr.synth.palette import Palette
 from sgtr.synth.render import SynthGenerator
 from sgtr.synth.text import TextSource
@@ -186,3 +189,22 @@ def test_uniform_lengths_span_one_to_the_charset_maximum():
     lengths = [len(texts.sample(rng)) for _ in range(2000)]
     assert min(lengths) == 1 and max(lengths) == charset.max_length
     assert len(set(lengths)) == charset.max_length
+
+
+# ---- faces --------------------------------------------------------------------------------------------------------
+def installed(path: str) -> str:
+    if not Path(path).is_file():
+        pytest.skip(f"{path} is not installed (scripts/setup-system.sh installs it)")
+    return path
+
+
+def test_ordinary_face_is_readable():
+    assert unreadable(font()) is None
+
+
+@pytest.mark.parametrize("path, why", [("/usr/share/fonts/opentype/ocr-b/OCRBX.otf", "solid boxes"),
+                                       ("/usr/share/fonts/truetype/aenigma/graze.ttf", "look like another")])
+def test_faces_that_cannot_be_read_are_left_out(path, why):
+    assert why in unreadable(installed(path))
+    library = FontLibrary.scan((installed(path), font()), TextSource.render_alphabet(Charset.from_spec("94")))
+    assert library.paths == [font()] and any("unreadable glyphs" in s.reason for s in library.skips)

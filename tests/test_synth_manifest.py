@@ -105,3 +105,13 @@ def test_wallpapers_shipped_at_several_resolutions_count_once(tmp_path):
     (tmp_path / "Sway_Blue_2048x1536.png").write_bytes(b"x" * 20)
     kept = one_per_picture(sorted(str(p) for p in tmp_path.rglob("*") if p.is_file()))
     assert sorted(Path(p).name for p in kept) == ["3840x2160.jpg", "Sway_Blue_2048x1536.png"]
+
+
+def test_synth_names_the_wallpaper_packages_a_machine_lacks(tmp_path, fonts, monkeypatch, capsys):
+    from sgtr.synth import backgrounds as bg
+
+    monkeypatch.setattr(bg, "BACKGROUND_PACKAGES", {"made-up-wallpapers": str(tmp_path / "nowhere")})
+    monkeypatch.setattr(bg, "SYSTEM_BACKGROUND_DIRS", (str(tmp_path / "nowhere"),))
+    assert main(["synth", "--out", str(tmp_path / "run"), "--count", "2", "--workers", "1", "--fonts", str(fonts),
+                 "--no-system-fonts"]) == 0
+    assert "not installed: made-up-wallpapers (scripts/setup-system.sh installs them)" in capsys.readouterr().out
