@@ -64,8 +64,9 @@ class Rendered:
     mask: np.ndarray
     boxes: np.ndarray
     face: str
-    # With render(trace=True): what the painting drew besides the text ("background" before the text, the text's
-    # "fill" colour, and the alpha of each "distractor", "border", "extrusion", "shadow" it drew).
+    # With render(trace=True): what the painting drew besides the text: "background" before the text, the text's
+    # "fill" colour per pixel and its "opacity", and the alpha of each "distractor", "neighbours", "border",
+    # "extrusion" and "shadow" it drew.
     layers: dict[str, np.ndarray] | None = None
 
 
