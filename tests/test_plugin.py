@@ -159,7 +159,8 @@ def test_plugged_ctc_host_output(batch):
     assert set(out.branches) == {"host", "ctc", "gtr", "fused"}
     assert all(v.shape == (3, T, K) for v in out.branches.values())
     assert set(out.losses) == {"ctc", "gtr", "fused", "seg_seq", "seg", "order", "slots", "mutual"}
-    assert set(out.extras) == {"gtr_nodes", "gtr_roots", "gtr_edges", "gtr_valid", "fusion_gate"}
+    assert set(out.extras) == {"gtr_nodes", "gtr_roots", "gtr_edges", "gtr_valid", "fusion_gate", "host_frames"}
+    assert out.extras["host_frames"].shape == (3, 32, K)  # the CTC frames themselves
 
 
 def test_plugged_attention_host_keeps_its_branches(batch):
