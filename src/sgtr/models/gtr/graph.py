@@ -59,16 +59,18 @@ def knn_edges(distance: Tensor, k: int) -> Tensor:
     """(..., n, n) pairwise distances → (..., n, n) bool adjacency: each node to its ``k`` nearest others (lower index
     first among ties), symmetrised, self-loops added.
 
-    Ranks are counted rather than sorted: node j is among i's nearest when fewer than k others l come before it
-    (d_il < d_ij, or equal with l < j). That is exact, with the same ties on every device, and exports to ONNX, which
-    a stable sort does not; for the n ≤ 16 nodes of a subgraph the (..., n, n, n) comparison is cheap."""
+    ``k`` rounds of ``argmin``, each taking every node's nearest remaining other and ruling it out: ``argmin``
+    returns the first of equal minima, so ties go to the lower index, the same on every device and in ONNX (which
+    has no stable sort). k·n² work instead of the n³ of counting ranks."""
     n = distance.shape[-1]
     index = torch.arange(n, device=distance.device)
     eye = index[:, None] == index
     d = distance.masked_fill(eye, torch.inf)
-    others, candidate = d[..., :, None, :], d[..., :, :, None]  # (..., i, j, l): d_il and d_ij
-    before = (others < candidate) | ((others == candidate) & (index < index[:, None]))
-    edges = before.sum(dim=-1) < min(k, n - 1)  # the diagonal (d = inf) ranks last, after all n − 1 others
+    edges = torch.zeros(d.shape, dtype=torch.bool, device=d.device)
+    for _ in range(min(k, n - 1)):
+        nearest = d.argmin(dim=-1, keepdim=True) == index  # (..., n, n): row i's nearest remaining node
+        edges = edges | nearest
+        d = d.masked_fill(nearest, torch.inf)
     return edges | edges.transpose(-1, -2) | eye
 
 
