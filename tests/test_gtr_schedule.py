@@ -162,3 +162,21 @@ def test_the_training_step_tells_the_model_its_step():
     system = RecognitionSystem(model, CHARSET, DEFAULTS)
     system.training_step(Batch(images, targets, ["a", "b", "c"], ["hello", "a1b2", "xyz"]), 0)
     assert model.mutual_scale == 0.0 and not any(p.requires_grad for p in model.vr.parameters())
+
+
+def test_parts_frozen_for_their_own_reasons_stay_frozen_after_the_warmup():
+    model = tiny_sgtr(warmup_steps=2).train()
+    own = model.vr.backbone.stem  # e.g. a pretrained backbone's first stage, frozen by its owner
+    own.requires_grad_(False)
+    for step in range(4):
+        model.set_step(step)
+    assert not any(p.requires_grad for p in own.parameters())
+    others = [p for name, p in model.named_parameters() if not name.startswith("vr.backbone.stem")]
+    assert all(p.requires_grad for p in others) and model.vr.training
+
+
+def test_without_a_warmup_the_schedule_touches_no_parameter():
+    model = tiny_sgtr().train()
+    model.vr.requires_grad_(False)
+    model.set_step(0)
+    assert not any(p.requires_grad for p in model.vr.parameters())

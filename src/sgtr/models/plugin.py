@@ -62,7 +62,7 @@ from sgtr.models.losses import mask_losses, mutual_kl, sequence_loss
 from sgtr.models.ordering import OrderHead, read_along
 from sgtr.models.output import RecognizerOutput, Targets
 from sgtr.models.overrides import replace_checked
-from sgtr.models.schedule import Schedule, freeze, mutual_scale, schedule_config
+from sgtr.models.schedule import Freeze, Schedule, mutual_scale, schedule_config
 
 DEFAULT_WEIGHTS = {"host": 1.0, "gtr": 1.0, "fused": 1.0, "slots": 1.0, "mutual": 1.0, "seg_seq": 0.5, "seg": 0.5,
                    "order": 0.5}
@@ -189,13 +189,14 @@ class GTRPlugin(nn.Module):
         # The gated fusion mixes hidden states: a host without one is represented by its projected probabilities.
         self.host_state = nn.Linear(k, width) if config.fusion == "gated" and not host.hidden_width else None
         self.mutual_scale = 1.0  # mutual learning's weight factor; ``set_step`` moves it along the schedule
+        self.base_freeze = Freeze()
 
     def set_step(self, step: int) -> None:
         """Apply the schedule at training step ``step`` (0-based): in the warm-up the host (its language model
         included) is frozen and mutual learning is off; the plug-in's own parts learn. After it, the mutual weight
         ramps up."""
         schedule = self.config.schedule
-        freeze((self.host,), step < schedule.warmup_steps, self.training)
+        self.base_freeze.apply((self.host,), step < schedule.warmup_steps, self.training)
         self.mutual_scale = mutual_scale(schedule, step)
 
     def forward(self, images: Tensor, targets: Targets | None = None) -> RecognizerOutput:

@@ -57,9 +57,31 @@ def mutual_scale(schedule: Schedule, step: int) -> float:
     return min(1.0, after / schedule.mutual_ramp_steps)
 
 
-def freeze(modules: Iterable[nn.Module | None], frozen: bool, training: bool) -> None:
-    """Frozen: no gradients and eval mode. Otherwise: trainable, in the owner's mode (``training``)."""
-    for module in modules:
-        if module is not None:
-            module.requires_grad_(not frozen)
-            module.train(training and not frozen)
+class Freeze:
+    """Freezes a model's base for the warm-up and restores it after: ``apply(modules, frozen, training)`` at every
+    step. Freezing turns ``requires_grad`` off for the parameters that had it on (and remembers which) and puts the
+    modules in eval mode, again at every frozen step, since the training loop may have put them back in train mode.
+    Unfreezing turns ``requires_grad`` back on for those parameters only — parts frozen for their own reasons (a
+    pretrained backbone's first stages) stay frozen — and returns the modules to the owner's mode. Outside the
+    transitions it touches nothing."""
+
+    def __init__(self):
+        self.frozen = False
+        self.trainable: list[nn.Parameter] = []
+
+    def apply(self, modules: Iterable[nn.Module | None], frozen: bool, training: bool) -> None:
+        modules = [m for m in modules if m is not None]
+        if frozen:
+            if not self.frozen:
+                self.trainable = [p for m in modules for p in m.parameters() if p.requires_grad]
+                for param in self.trainable:
+                    param.requires_grad_(False)
+                self.frozen = True
+            for module in modules:
+                module.eval()
+        elif self.frozen:
+            for param in self.trainable:
+                param.requires_grad_(True)
+            self.trainable, self.frozen = [], False
+            for module in modules:
+                module.train(training)

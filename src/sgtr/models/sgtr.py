@@ -33,7 +33,7 @@ from sgtr.models.language import LM_PRESETS, LanguageModel, LMConfig
 from sgtr.models.losses import mutual_kl, sequence_loss
 from sgtr.models.output import RecognizerOutput, Targets
 from sgtr.models.overrides import replace_checked
-from sgtr.models.schedule import Schedule, freeze, mutual_scale, schedule_config
+from sgtr.models.schedule import Freeze, Schedule, mutual_scale, schedule_config
 from sgtr.models.vr import PRESETS as VR_PRESETS
 from sgtr.models.vr import SegmentationRecognizer, VRConfig, vr_config
 
@@ -95,12 +95,13 @@ class SGTR(nn.Module):
                                     config.schedule.fusion_from_lm)
                        if config.lm and config.gtr else None)
         self.mutual_scale = 1.0  # mutual learning's weight factor; ``set_step`` moves it along the schedule
+        self.base_freeze = Freeze()
 
     def set_step(self, step: int) -> None:
         """Apply the schedule at training step ``step`` (0-based): in the warm-up the VR and the LM are frozen
         (``requires_grad`` off, eval mode) and mutual learning is off; after it, its weight ramps up."""
         schedule = self.config.schedule
-        freeze((self.vr, self.lm), step < schedule.warmup_steps, self.training)
+        self.base_freeze.apply((self.vr, self.lm), step < schedule.warmup_steps, self.training)
         self.mutual_scale = mutual_scale(schedule, step)
 
     @classmethod
