@@ -53,6 +53,7 @@ def test_loss_reaches_the_backbone(host, gtr):
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in backbone.parameters())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("host, gtr", MODELS)
 def test_memorises_32_words(host, gtr):
     settings = MEMORISING[host]
