@@ -6,8 +6,8 @@ PIP := $(VENV)/bin/pip
 # torch first and pinned: this CPU build lies on the build machines, and asking for it by version keeps pip from
 # resolving an unpinned torch to a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
-# Lint tools pinned: a new release with new rules must not turn CI red on unchanged code.
-LINT_TOOLS ?= ruff==0.17.6 import-linter==2.17
+# Lint and test-runner tools, pinned: a new release with new rules must not turn CI red on unchanged code.
+TOOLS ?= ruff==0.17.6 import-linter==2.17 pytest-xdist==3.8.0
 
 .PHONY: setup system lint test test-fast read clean
 
@@ -28,12 +28,12 @@ $(VENV)/.installed: $(VENV)/.core
 	$(PIP) install -q -e ".[dev]"
 	touch $@
 
-$(VENV)/.lint: $(VENV)/.core
-	$(PIP) install -q $(LINT_TOOLS)
+$(VENV)/.tools: $(VENV)/.core
+	$(PIP) install -q $(TOOLS)
 	touch $@
 
 # ruff (pyproject [tool.ruff]) and the import rules (pyproject [tool.importlinter]); `make test` runs them first.
-lint: $(VENV)/.lint
+lint: $(VENV)/.tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 
@@ -42,9 +42,10 @@ lint: $(VENV)/.lint
 test: system setup lint
 	$(VENV)/bin/pytest -p no:cacheprovider
 
-# The quick loop while editing: everything not marked slow (under a minute on two cores).
-test-fast: setup
-	$(VENV)/bin/pytest -p no:cacheprovider -m "not slow"
+# The quick loop while editing: everything not marked slow, on two processes (under a minute on two cores); each
+# process takes whole modules, so module fixtures are built once.
+test-fast: setup $(VENV)/.tools
+	$(VENV)/bin/pytest -p no:cacheprovider -m "not slow" -n 2 --dist loadfile
 
 # The main job: read the bundled sample images with the bundled default model.
 read: $(VENV)/.core
