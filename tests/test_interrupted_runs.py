@@ -165,7 +165,8 @@ def committed_samples(db: Path) -> int:
 
 
 def test_synth_killed_midway_is_marked_incomplete_and_a_rerun_gives_the_uninterrupted_contents(tmp_path, caplog):
-    args = ["synth", "--fonts", font(), "--no-system-fonts", "--no-system-backgrounds", "--workers", "1", "--count", "600"]
+    args = ["synth", "--fonts", font(), "--no-system-fonts", "--no-system-backgrounds", "--workers", "1",
+            "--count", "600"]
     db, log = tmp_path / "db", tmp_path / "synth.log"
     proc = launch([*args, "--out", str(db)], log)
     # LMDB writes pages before it commits, so the file's size says nothing: wait for a committed count.
