@@ -79,6 +79,7 @@ def test_evaluate_draws_a_bar_per_set(terminal, labelled, tmp_path):
     assert "set:" in terminal.getvalue() and "/3 [" in terminal.getvalue()
 
 
+@pytest.mark.slow
 def test_synth_draws_a_bar(terminal, tmp_path):
     terminal = terminal()
     from tests.helpers.render import font
