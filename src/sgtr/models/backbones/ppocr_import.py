@@ -21,10 +21,9 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.util
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-
-import unicodedata
 
 import numpy as np
 import torch

@@ -14,9 +14,20 @@ import torch
 from torch import Tensor, nn
 
 from sgtr.models.layers import ResNet, sinusoid_grid
+from sgtr.models.losses import ctc_loss
+from sgtr.models.output import RecognizerOutput, Targets
 from sgtr.models.overrides import replace_checked
 
 C = TypeVar("C")
+
+
+def ctc_output(logits: Tensor, features: Tensor, targets: Targets | None) -> RecognizerOutput:
+    """A CTC host's output: frame ``logits`` (B, F, K), its last 2-D ``features``, and with ``targets`` its CTC loss."""
+    out = RecognizerOutput(logits=logits, ctc=True, features=features)
+    if targets is not None:
+        out.losses = {"ctc": ctc_loss(logits, targets.ids)}
+        out.loss = out.losses["ctc"]
+    return out
 
 
 def preset_config(presets: Mapping[str, C], preset: str, what: str, overrides: dict) -> C:

@@ -18,9 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from sgtr.data.charset import Charset
-from sgtr.models.hosts.common import preset_config
+from sgtr.models.hosts.common import ctc_output, preset_config
 from sgtr.models.layers import ConvBNAct
-from sgtr.models.losses import ctc_loss
 from sgtr.models.output import RecognizerOutput, Targets
 
 
@@ -87,8 +86,4 @@ class CRNN(nn.Module):
         features = self.backbone(images)
         frames, _ = self.rnn(features.mean(dim=2).transpose(1, 2))  # (B, F, 2·hidden)
         logits = self.classifier(frames)
-        out = RecognizerOutput(logits=logits, ctc=True, features=features)
-        if targets is not None:
-            out.losses = {"ctc": ctc_loss(logits, targets.ids)}
-            out.loss = out.losses["ctc"]
-        return out
+        return ctc_output(logits, features, targets)

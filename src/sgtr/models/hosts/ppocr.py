@@ -25,8 +25,7 @@ from torch import Tensor, nn
 
 from sgtr.data.charset import Charset
 from sgtr.models.backbones.ppocr import PPOCRBackbone
-from sgtr.models.hosts.common import preset_config
-from sgtr.models.hosts.crnn import ctc_loss
+from sgtr.models.hosts.common import ctc_output, preset_config
 from sgtr.models.output import RecognizerOutput, Targets
 
 
@@ -149,8 +148,4 @@ class PPOCRRecognizer(nn.Module):
         tokens = self.norm(tokens).transpose(1, 2).reshape(b, d, h, w) + shortcut
         frames = tokens.mean(dim=2).transpose(1, 2)  # h is 1 at height 48; mean keeps other heights running
         logits = self.head(frames)
-        out = RecognizerOutput(logits=logits, ctc=True, features=features)
-        if targets is not None:
-            out.losses = {"ctc": ctc_loss(logits, targets.ids)}
-            out.loss = out.losses["ctc"]
-        return out
+        return ctc_output(logits, features, targets)
