@@ -27,6 +27,15 @@ from sgtr.serialization import atomic_target
 CALIBRATION_BATCH = 16
 
 
+def depthwise_convs(model) -> list[str]:
+    """Names of the grouped (depthwise) convolutions: few operations, but one weight per channel and tap, which int8
+    rounds badly — quantising them cost the PP-OCRv6 network 5–7 points of accuracy."""
+    import onnx
+
+    return [node.name for node in model.graph.node if node.op_type == "Conv"
+            and any(a.name == "group" and onnx.helper.get_attribute_value(a) > 1 for a in node.attribute)]
+
+
 def quantize_onnx(source: str | Path, out: str | Path, calibration: np.ndarray) -> Path:
     """Write an int8 version of the float ONNX file ``source`` to ``out`` (atomically); ``calibration`` is (N, H, W, 3)
     uint8 images at the model's input size (``Preprocessor`` output)."""
@@ -61,7 +70,8 @@ def quantize_onnx(source: str | Path, out: str | Path, calibration: np.ndarray) 
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         quantize_static(str(prepared), str(target), Batches(), quant_format=QuantFormat.QDQ,
                         op_types_to_quantize=["Conv"], per_channel=True, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8)
+                        weight_type=QuantType.QInt8,
+                        nodes_to_exclude=depthwise_convs(onnx.load(str(prepared))))
         proto = onnx.load(str(target))
         del proto.metadata_props[:]
         proto.metadata_props.extend(original.metadata_props)
