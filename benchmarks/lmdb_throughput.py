@@ -16,11 +16,11 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from sgtr.data.batching import Collate, PreparedDataset
 from sgtr.data.charset import Charset
 from sgtr.data.datasets import open_dataset
 from sgtr.data.labels import parse_label_file
 from sgtr.data.lmdb_writer import create_lmdb
-from sgtr.data.batching import Collate, PreparedDataset
 from sgtr.data.transforms import Prepare
 
 DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmarks" / "IIIT5K_3000"

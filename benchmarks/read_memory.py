@@ -1,7 +1,8 @@
 """Peak memory of ``sgtr read`` against the number of images read: it should stay flat, since images stream.
 
 Runs ``sgtr read @LIST`` in a child process over lists of N distinct files (symlinks to IIIT5K's 3000 crops, since
-``sgtr read`` reads a path listed twice only once) and reports the child's peak RSS. Default model: a fresh VR ``small`` (memory does not depend on training).
+``sgtr read`` reads a path listed twice only once) and reports the child's peak RSS. Default model: a fresh VR
+``small`` (memory does not depend on training).
 
     python benchmarks/read_memory.py [--counts 1000 10000] [--model FILE]
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile

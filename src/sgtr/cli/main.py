@@ -10,10 +10,23 @@ import argparse
 import logging
 import sys
 
-from sgtr.cli import calibrate, compare, data, evaluate, explain, export, import_weights, info, read, serve, synth, train
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from sgtr import progress
+from sgtr.cli import (
+    calibrate,
+    compare,
+    data,
+    evaluate,
+    explain,
+    export,
+    import_weights,
+    info,
+    read,
+    serve,
+    synth,
+    train,
+)
 from sgtr.cli.errors import CommandError
 
 # The subcommands, in the order ``sgtr --help`` lists them: each module has a ``register(subparsers)`` function.

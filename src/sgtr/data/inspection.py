@@ -94,7 +94,8 @@ def format_inspection(name: str, r: Inspection, charset: Charset) -> str:
              f"samples: {r.samples}  readable: {r.readable}  unreadable: {r.samples - r.readable}  "
              f"with character masks: {r.with_masks}",
              f"charset {charset.name} ({len(charset)} symbols, max length {charset.max_length}): "
-             f"{r.encodable} label{'' if r.encodable == 1 else 's'} encodable ({100.0 * r.encodable / max(r.readable, 1):.1f}%), "
+             f"{r.encodable} label{'' if r.encodable == 1 else 's'} encodable "
+             f"({100.0 * r.encodable / max(r.readable, 1):.1f}%), "
              f"{r.too_long} too long, {sum(1 for b in r.bad if 'outside charset' in b)} with unknown characters"
              + (f", {r.cleaned} changed by training's cleaning" if r.cleaned else ""),
              ]

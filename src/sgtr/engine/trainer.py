@@ -17,8 +17,8 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from sgtr.data.charset import Charset
 from sgtr.engine.checkpoint_io import AtomicCheckpointIO
-from sgtr.engine.console import StepProgress
 from sgtr.engine.config import ConfigError
+from sgtr.engine.console import StepProgress
 from sgtr.engine.curves import plot_training_curves
 from sgtr.engine.data import train_loader, val_loaders
 from sgtr.engine.distillation import Distillation

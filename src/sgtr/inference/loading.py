@@ -8,7 +8,6 @@ no code is unpickled. Every failure is a one-line ``CheckpointError`` that names
 from __future__ import annotations
 
 import hashlib
-
 from pathlib import Path
 
 import torch

@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from sgtr.serialization import atomic_target
 from sgtr.inference.spec import ModelSpec
+from sgtr.serialization import atomic_target
 
 METADATA_KEY = "sgtr"
 OPSET = 17

@@ -72,7 +72,8 @@ class Preprocessor:
         img = to_rgb(image)
         h, w = self.input_size
         turns = TURNS if self.rotate_vertical and img.height > VERTICAL_RATIO * img.width else TURNS[:1]
-        return Prepared(np.stack([resize_image(img.rotate(t, expand=True) if t else img, h, w, self.keep_ratio) for t in turns]),
+        turned = [img.rotate(t, expand=True) if t else img for t in turns]
+        return Prepared(np.stack([resize_image(image, h, w, self.keep_ratio) for image in turned]),
                         turns)
 
 

@@ -26,9 +26,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from sgtr.serialization import atomic_target
 from sgtr.inference.spec import ModelSpec
-from sgtr.serialization import CheckpointError
+from sgtr.serialization import CheckpointError, atomic_target
 
 METADATA_KEY = "sgtr"
 DIGEST_KEY = "sgtr_tensors_sha256"
