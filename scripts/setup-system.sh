@@ -40,6 +40,8 @@ PACKAGES=(
   sway-backgrounds mypaint-data-extras
   # `sgtr evaluate --engine tesseract`
   tesseract-ocr tesseract-ocr-eng
+  # headless browser for the `sgtr serve` page test (tests/test_serve_browser.py)
+  chromium chromium-driver
 )
 
 # The packages among the arguments that dpkg does not list as installed, one per line.
