@@ -10,7 +10,7 @@ lines are upside down, and those are cut turned 180°. Every turn is a cyclic sh
 first corner is always the top-left of its text as read.
 
 Lines or words: the detector finds lines, with the spaces in them. A model whose charset has a space reads whole
-lines (``mode="lines"``). A model without one (the bundled 36-character model) cannot, so each line is split into
+lines (``mode="lines"``). A model without one (the bundled 94-character model) cannot, so each line is split into
 words at the gaps of its ink (``split_words``) and each word is read alone (``mode="words"``). The default,
 ``mode=None``, picks by the charset.
 
