@@ -197,10 +197,11 @@ def test_any_text_in_a_label_list_gives_one_item_or_one_skip_per_line(workdir, n
     assert_one_outcome_per_line(list_file, raw)
 
 
-LABEL_TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\n"), max_size=40)
+# No tab inside a label: a third column is refused as a whole-file error (tests/test_labels.py covers that).
+LABEL_TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\n\t"), max_size=40)
 LINES = st.one_of(
     st.tuples(st.just("good"), st.from_regex(r"[a-z0-9_./-]{1,20}", fullmatch=True), LABEL_TEXT),
-    st.tuples(st.just("long"), st.just("p.png"), st.text("ab\t\r é", min_size=1000, max_size=3000)),
+    st.tuples(st.just("long"), st.just("p.png"), st.text("ab\r é", min_size=1000, max_size=3000)),
     st.tuples(st.just("no tab"), st.from_regex(r"[a-z0-9.]{1,20}", fullmatch=True), st.just("")),
     st.tuples(st.just("not utf-8"), st.just("p.png"), st.just("\udcff")),
     st.tuples(st.just("nul"), st.just("a\0b.png"), st.just("x")),
