@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from sgtr.data.charset import EOS_ID, Charset
-from sgtr.models.hosts.common import GatedUnit, VisualEncoder, preset_config
+from sgtr.models.hosts.common import BackboneChoice, GatedUnit, VisualEncoder, preset_config
 from sgtr.models.language import LMConfig
 from sgtr.models.layers import PositionAttention, UNet, sinusoid
 from sgtr.models.losses import branch_losses
@@ -41,7 +41,7 @@ from sgtr.models.overrides import replace_checked
 
 
 @dataclass(frozen=True)
-class ABINetConfig:
+class ABINetConfig(BackboneChoice):
     """Architecture, iterations and loss weights. D, the width of V and G, is ``widths[-1]``; ``language`` configures
     BCN (overridden by a mapping of ``LMConfig`` fields: width, layers, heads, ffn, dropout, detach)."""
 
@@ -140,7 +140,7 @@ class ABINet(nn.Module):
             raise ValueError(f"ABINet needs at least one iteration, got {config.iterations}")
         k, steps = charset.num_classes, charset.max_steps
         self.backbone = VisualEncoder(config.stem, config.widths, config.depths, config.strides,
-                                      config.transformer_layers, config.heads, config.ffn, config.dropout)
+                                      config.transformer_layers, config.heads, config.ffn, config.dropout, config)
         d = self.feature_channels = self.hidden_width = self.backbone.channels
         self.keys = UNet(d, config.key_channels, config.key_depth)
         self.attention = PositionAttention(config.key_channels, steps)

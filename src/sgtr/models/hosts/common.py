@@ -8,11 +8,13 @@ alignment model. Their losses live in ``sgtr.models.losses``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping, Sequence, TypeVar
 
 import torch
 from torch import Tensor, nn
 
+from sgtr.models.backbones.ppocr import PPOCRBackbone
 from sgtr.models.layers import ResNet, sinusoid_grid
 from sgtr.models.losses import ctc_loss
 from sgtr.models.output import RecognizerOutput, Targets
@@ -30,6 +32,28 @@ def ctc_output(logits: Tensor, features: Tensor, targets: Targets | None) -> Rec
     return out
 
 
+@dataclass(frozen=True)
+class BackboneChoice:
+    """Which CNN a host sees through: its own from-scratch ResNet/VGG (``resnet``), or PP-OCRv6-small's pretrained
+    stages (``ppocr``: 384 channels at H/16 × W/4; their weights come from ``sgtr import ppocr``). ``freeze_stages``
+    (stem and the first N stages get no gradient) and ``backbone_lr`` (the engine's learning-rate multiplier for the
+    host's ``backbone``) apply to the pretrained stages. Host configs inherit these fields."""
+
+    backbone: str = "resnet"
+    freeze_stages: int = -1
+    backbone_lr: float = 1.0
+
+    def pretrained_stages(self) -> PPOCRBackbone | None:
+        """The pretrained stages (frozen as asked) when ``backbone`` is ``ppocr``, None for the host's own CNN."""
+        if self.backbone not in ("resnet", "ppocr"):
+            raise ValueError(f"unknown backbone {self.backbone!r}; choose resnet (the host's own) or ppocr")
+        if self.backbone == "resnet":
+            return None
+        stages = PPOCRBackbone()
+        stages.freeze(self.freeze_stages)
+        return stages
+
+
 def preset_config(presets: Mapping[str, C], preset: str, what: str, overrides: dict) -> C:
     """``presets[preset]`` with ``overrides`` applied; unknown preset or field names raise ``ValueError`` listing the
     valid ones."""
@@ -44,18 +68,28 @@ class VisualEncoder(nn.Module):
     layers it is the plain ResNet map. ``channels`` is D, the last stage's width."""
 
     def __init__(self, stem: Sequence[int], widths: Sequence[int], depths: Sequence[int], strides: Sequence[int],
-                 layers: int = 0, heads: int = 4, ffn: int = 256, dropout: float = 0.1):
+                 layers: int = 0, heads: int = 4, ffn: int = 256, dropout: float = 0.1,
+                 choice: BackboneChoice | None = None):
         super().__init__()
-        self.resnet = ResNet(stem, widths, depths, strides)
-        self.channels = self.resnet.channels[-1]
+        pretrained = (choice or BackboneChoice()).pretrained_stages()
+        # One CNN under one of two names, so files written with the ResNet keep their tensor names.
+        if pretrained is None:
+            self.resnet = ResNet(stem, widths, depths, strides)
+        else:
+            self.pretrained = pretrained
+        self.channels = self.cnn.channels[-1]
         self.transformer = None
         if layers:
             layer = nn.TransformerEncoderLayer(self.channels, heads, ffn, dropout, batch_first=True)
             # No padding mask, so nested tensors would never apply.
             self.transformer = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
 
+    @property
+    def cnn(self) -> nn.Module:
+        return self.resnet if hasattr(self, "resnet") else self.pretrained
+
     def forward(self, images: Tensor) -> Tensor:
-        features = self.resnet(images)[-1]
+        features = self.cnn(images)[-1]
         if self.transformer is None:
             return features
         b, d, h, w = features.shape

@@ -18,13 +18,13 @@ import torch
 from torch import Tensor, nn
 
 from sgtr.data.charset import Charset
-from sgtr.models.hosts.common import ctc_output, preset_config
+from sgtr.models.hosts.common import BackboneChoice, ctc_output, preset_config
 from sgtr.models.layers import ConvBNAct
 from sgtr.models.output import RecognizerOutput, Targets
 
 
 @dataclass(frozen=True)
-class CRNNConfig:
+class CRNNConfig(BackboneChoice):
     """Architecture; any input size runs."""
 
     widths: tuple[int, ...] = (32, 64, 128, 256)  # per stage; each stage halves the height
@@ -40,6 +40,17 @@ PRESETS: dict[str, CRNNConfig] = {
     # Shi et al.'s widths (64 → 512) and 256-unit BiLSTMs, for GPUs.
     "base": CRNNConfig(widths=(64, 128, 256, 512), hidden=256),
 }
+
+
+class LastMap(nn.Module):
+    """A multi-scale backbone reduced to its deepest map, as the VGG stages give one."""
+
+    def __init__(self, stages: nn.Module):
+        super().__init__()
+        self.stages = stages
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.stages(images)[-1]
 
 
 class CRNN(nn.Module):
@@ -61,7 +72,11 @@ class CRNN(nn.Module):
             layers += [ConvBNAct(prev if i == 0 else width, width, 3) for i in range(depth)]
             layers.append(nn.MaxPool2d((2, stride), (2, stride)))
             prev = width
-        self.backbone = nn.Sequential(*layers)
+        pretrained = config.pretrained_stages()
+        if pretrained is None:
+            self.backbone = nn.Sequential(*layers)
+        else:  # the deepest pretrained map; the VGG stages listed above are not kept
+            self.backbone, prev = LastMap(pretrained), pretrained.channels[-1]
         self.feature_channels = prev
         self.rnn = nn.LSTM(prev, config.hidden, config.layers, batch_first=True, bidirectional=True)
         self.classifier = nn.Linear(2 * config.hidden, charset.num_classes)

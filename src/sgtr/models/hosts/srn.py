@@ -26,14 +26,14 @@ import torch
 from torch import Tensor, nn
 
 from sgtr.data.charset import Charset
-from sgtr.models.hosts.common import GatedUnit, VisualEncoder, preset_config
+from sgtr.models.hosts.common import BackboneChoice, GatedUnit, VisualEncoder, preset_config
 from sgtr.models.layers import sinusoid
 from sgtr.models.losses import branch_losses
 from sgtr.models.output import RecognizerOutput, Targets
 
 
 @dataclass(frozen=True)
-class SRNConfig:
+class SRNConfig(BackboneChoice):
     """Architecture and loss weights. D, the width of V, G, S and the fused features, is ``widths[-1]``."""
 
     stem: tuple[int, ...] = (32,)  # ResNet: stride 2 in the stem ...
@@ -130,7 +130,7 @@ class SRN(nn.Module):
         self.config = config = config or SRNConfig()
         k, steps = charset.num_classes, charset.max_steps
         self.backbone = VisualEncoder(config.stem, config.widths, config.depths, config.strides,
-                                      config.transformer_layers, config.heads, config.ffn, config.dropout)
+                                      config.transformer_layers, config.heads, config.ffn, config.dropout, config)
         d = self.feature_channels = self.hidden_width = self.backbone.channels
         self.pvam = PVAM(d, steps, config.attention)
         self.vision_head = nn.Linear(d, k)

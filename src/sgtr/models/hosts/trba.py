@@ -34,14 +34,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sgtr.data.charset import EOS_ID, Charset
-from sgtr.models.hosts.common import VisualEncoder, preset_config
+from sgtr.models.hosts.common import BackboneChoice, VisualEncoder, preset_config
 from sgtr.models.layers import ConvBNAct
 from sgtr.models.losses import sequence_loss
 from sgtr.models.output import RecognizerOutput, Targets
 
 
 @dataclass(frozen=True)
-class TRBAConfig:
+class TRBAConfig(BackboneChoice):
     """Architecture and decoding. ``input_size`` (H, W) is also the TPS output size, so features always have the same
     grid whatever size the input has."""
 
@@ -237,7 +237,7 @@ class TRBA(nn.Module):
             raise ValueError(f"beam_width must be between 1 and the number of classes {charset.num_classes}, "
                              f"got {config.beam_width}")
         self.tps = TPS(config.fiducials, config.input_size, config.tps_widths, config.tps_hidden)
-        self.backbone = VisualEncoder(config.stem, config.widths, config.depths, config.strides)
+        self.backbone = VisualEncoder(config.stem, config.widths, config.depths, config.strides, choice=config)
         self.sequence = nn.Sequential(BiLSTM(self.backbone.channels, config.lstm_hidden, config.lstm_hidden),
                                       BiLSTM(config.lstm_hidden, config.lstm_hidden, config.lstm_hidden))
         self.decoder = AttentionDecoder(config.lstm_hidden, config.hidden, config.embed, charset.num_classes,
