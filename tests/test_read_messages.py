@@ -88,3 +88,15 @@ def test_recognizer_turns_tall_crops_by_default(tiny_weights, monkeypatch):
     seen = _turns_seen(monkeypatch)
     Recognizer(tiny_weights, device="cpu").predict(Image.new("RGB", (20, 80), (230, 230, 230)))
     assert seen == [3]
+
+
+def test_read_into_a_closed_pipe_stops_without_a_traceback():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    samples = Path(__file__).resolve().parents[1] / "samples"
+    command = f"{sys.executable} -m sgtr.cli.main read --threads 1 {samples} {samples} {samples} | head -n 1"
+    run = subprocess.run(command, shell=True, capture_output=True, text=True)
+    assert len(run.stdout.splitlines()) == 1
+    assert "Traceback" not in run.stderr and "BrokenPipeError" not in run.stderr

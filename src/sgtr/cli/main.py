@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from tqdm.contrib.logging import logging_redirect_tqdm
@@ -89,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as exc:
         print(f"sgtr {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader of our output went away (``| head``): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print(f"sgtr {args.command}: interrupted", file=sys.stderr)
         return 130
