@@ -1,10 +1,9 @@
 """Int8 ONNX: static post-training quantisation of an exported graph's convolutions, for ONNX Runtime on CPUs.
 
-The convolutions hold most of a recognizer's arithmetic (S-GTR ``small`` at batch 32: backbone and FPN ~70 % of the
-forward time), and int8 convolutions run on the integer units modern x86 CPUs have (AVX-512 VNNI): on the 2-core dev
-machine the S-GTR ``small`` graph read 2.6× more images per second in int8 than in float32 (``benchmarks/
-read_speed.py --int8``). Only ``Conv`` nodes are quantised — weights per output channel, activations per tensor, in
-the QDQ form ONNX Runtime fuses into integer kernels. Everything after the maps stays float: GTR picks its nodes by
+The convolutions hold most of a recognizer's arithmetic, and int8 convolutions run on the integer units modern x86
+CPUs have (AVX-512 VNNI); ``benchmarks/read_speed.py --int8`` measures what that buys. Only ``Conv`` nodes are
+quantised — weights per output channel, activations per tensor, in the QDQ form ONNX Runtime fuses into integer
+kernels — and of those not the depthwise ones (see ``depthwise_convs``). Everything after the maps stays float: GTR picks its nodes by
 top-k over segmentation and order probabilities, and int8 steps there would reorder near-equal pixels.
 
 Activation ranges come from calibration images the caller gives: word crops like the ones the model will read
@@ -29,7 +28,7 @@ CALIBRATION_BATCH = 16
 
 def depthwise_convs(model) -> list[str]:
     """Names of the grouped (depthwise) convolutions: few operations, but one weight per channel and tap, which int8
-    rounds badly — quantising them cost the PP-OCRv6 network 5–7 points of accuracy."""
+    rounds badly (the PP-OCRv6 network lost several points of accuracy with them quantised)."""
     import onnx
 
     return [node.name for node in model.graph.node if node.op_type == "Conv"

@@ -1,4 +1,4 @@
-"""GTR, graph-based textual reasoning (spec §4), one job per module.
+"""GTR, graph-based textual reasoning, one job per module.
 
 ``graph``: nodes, roots and edges from a host's predicted maps.  ``features``: node features gathered from the maps.
 ``conv``: the block-form normalised adjacency and the graph convolution.  ``pooling``: per-subgraph top-k pooling.

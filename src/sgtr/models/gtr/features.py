@@ -1,4 +1,4 @@
-"""GTR's node features (spec §4.1.4): what each graph node knows about its pixel, gathered from the host's maps.
+"""GTR's node features: what each graph node knows about its pixel, gathered from the host's maps.
 
 Four parts, concatenated:
 

@@ -1,4 +1,4 @@
-"""Graph construction for GTR (spec §4.1): which pixels become nodes, which node is each subgraph's root, and the
+"""Graph construction for GTR: which pixels become nodes, which node is each subgraph's root, and the
 intra-subgraph edges. No parameters, and no gradients through the choices: the graph is a set of indices chosen from
 the host's *predicted* maps, the same way in training and at test time (ground truth never enters).
 

@@ -1,4 +1,4 @@
-"""``GTR``: graph-based textual reasoning as one host-agnostic module (spec §4).
+"""``GTR``: graph-based textual reasoning as one host-agnostic module.
 
 It reads only fields of a host's ``RecognizerOutput`` — ``seg_logits`` (B, K, H', W'), ``order_maps`` (B, T, H', W')
 and ``features`` (B, D, H', W') — so the segmentation VR and any recognizer given a segmentation head and order maps

@@ -1,4 +1,4 @@
-"""Per-subgraph top-k pooling for GTR's contextual stage (SAGPool-style; spec §4.2 "top rank select node").
+"""Per-subgraph top-k pooling for GTR's contextual stage (SAGPool-style: the paper figure's "top rank select node").
 
 A graph convolution scores every node; each subgraph keeps its best ⌈ratio · n⌉ nodes (at least one), their features
 gated by tanh(score) so the scorer gets gradients, and the sub-adjacency they induce. Every subgraph has the same n,

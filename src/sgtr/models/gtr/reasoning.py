@@ -1,4 +1,4 @@
-"""GTR's graph reasoning network (spec §4.2): spatial stage, adjacency update, contextual stage, per-character readout.
+"""GTR's graph reasoning network: spatial stage, adjacency update, contextual stage, per-character readout.
 
 * spatial stage: a stack of ``GraphConv`` layers over the built graph — mostly intra-character reasoning, since only
   the roots link subgraphs;
