@@ -3,8 +3,9 @@
 The convolutions hold most of a recognizer's arithmetic, and int8 convolutions run on the integer units modern x86
 CPUs have (AVX-512 VNNI); ``benchmarks/read_speed.py --int8`` measures what that buys. Only ``Conv`` nodes are
 quantised — weights per output channel, activations per tensor, in the QDQ form ONNX Runtime fuses into integer
-kernels — and of those not the depthwise ones (see ``depthwise_convs``). Everything after the maps stays float: GTR picks its nodes by
-top-k over segmentation and order probabilities, and int8 steps there would reorder near-equal pixels.
+kernels — and of those not the depthwise ones (see ``depthwise_convs``). Everything after the maps stays float: GTR
+picks its nodes by top-k over segmentation and order probabilities, and int8 steps there would reorder near-equal
+pixels.
 
 Activation ranges come from calibration images the caller gives: word crops like the ones the model will read
 (a few hundred are plenty; ``sgtr export --int8 --calibration PATH...``). The result is an ordinary ``export_onnx``
