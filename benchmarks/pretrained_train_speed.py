@@ -19,6 +19,7 @@ import torch
 from vr_speed import synthetic_batch, throughput
 
 from sgtr.data.charset import Charset
+from sgtr.engine.distillation import Distillation
 from sgtr.models.factory import build_model
 from sgtr.models.output import Targets
 
@@ -40,19 +41,15 @@ def build(name: str, freeze: int) -> torch.nn.Module:
     return build_model(model, charset, **options)
 
 
-def images_per_s(model, teacher, images: torch.Tensor, targets: Targets, bf16: bool, iters: int) -> float:
+def images_per_s(model, distillation: Distillation | None, images: torch.Tensor, targets: Targets, bf16: bool,
+                 iters: int) -> float:
     optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     model.train()
 
     def step():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             out = model(images, targets)
-            loss = out.loss
-            if teacher is not None:
-                with torch.no_grad():
-                    target = teacher(images).logits.float()
-                loss = loss + torch.nn.functional.kl_div(out.logits.float().log_softmax(-1), target.log_softmax(-1),
-                                                         log_target=True, reduction="batchmean")
+            loss = out.loss if distillation is None else out.loss + distillation(out, images)
         loss.backward()
         optimiser.step()
         optimiser.zero_grad(set_to_none=True)
@@ -77,8 +74,8 @@ def main() -> None:
         for name, freeze, bf16, distill in grid:
             torch.manual_seed(0)
             model = build(name, freeze)
-            teacher = build("ppocr", -1).eval() if distill else None
-            speed = images_per_s(model, teacher, images, targets, bf16, args.iters)
+            distillation = Distillation(build("ppocr", -1), weight=1.0) if distill else None
+            speed = images_per_s(model, distillation, images, targets, bf16, args.iters)
             bare = speed if (name, freeze, bf16, distill) == ("ppocr", -1, True, False) else bare
             frozen = "none" if freeze < 0 else f"stem + stages 1–{freeze}" if freeze > 1 else "stem + stage 1"
             rows.append(f"| {name} | {batch} | {threads} | {'on' if bf16 else 'off'} | {frozen} | "

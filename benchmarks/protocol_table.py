@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from sgtr.evaluation.benchmarks import distinct_sets
+from sgtr.evaluation.metrics import Tally
 from sgtr.evaluation.protocols import get_protocol
 
 
@@ -26,9 +27,12 @@ def main() -> None:
         doc = json.loads(path.read_text(encoding="utf-8"))
         scores = {}
         for s in doc["sets"]:
-            pairs = [(protocol.clean(x["label"]), protocol.clean(x["prediction"] or "")) for x in s["samples"]]
-            pairs = [(label, pred) for label, pred in pairs if label]
-            scores[s["name"]] = (100.0 * sum(label == pred for label, pred in pairs) / len(pairs), len(pairs))
+            tally = Tally()  # the evaluation's own metric; samples whose cleaned label is empty are not scored
+            for x in s["samples"]:
+                label = protocol.clean(x["label"])
+                if label:
+                    tally.add(protocol.clean(x["prediction"] or ""), label)
+            scores[s["name"]] = (100.0 * tally.accuracy, tally.count)
         names = names or sorted(scores)
         distinct, _ = distinct_sets(list(scores))
         mean = sum(scores[n][0] for n in distinct) / len(distinct)

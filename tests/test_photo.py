@@ -14,7 +14,6 @@ from PIL import Image, ImageDraw, ImageFont
 
 from sgtr.cli.main import main
 from sgtr.data.charset import Charset
-from sgtr.inference import detection
 from sgtr.inference.detection import DetectorMissing, TextDetector, boxes_from_map, detector_input_size, order_corners
 from sgtr.inference.photo import PhotoReader, split_words
 from tests.helpers.photos import FONT_DIR, WORDS, background, inside, render_photo
@@ -158,10 +157,9 @@ def test_lines_mode_reads_one_result_per_detected_line(reader):
 
 
 def test_missing_rapidocr_is_one_line_naming_the_extra(monkeypatch):
-    def absent(name):
-        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+    from sgtr.models.backbones import ppocr_import
 
-    monkeypatch.setattr(detection.resources, "files", absent)
+    monkeypatch.setattr(ppocr_import.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(DetectorMissing, match=r"pip install 'sgtr\[pretrained\]'"):
         TextDetector(threads=1)
 

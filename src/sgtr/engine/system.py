@@ -58,6 +58,10 @@ class RecognitionSystem(L.LightningModule):
     def transfer_batch_to_device(self, batch: Batch, device: torch.device, dataloader_idx: int) -> Batch:
         return batch.to(device)
 
+    def on_fit_start(self) -> None:
+        if self._distillation[0] is not None:  # outside the module tree, so Lightning does not move it
+            self._distillation[0].to(self.device)
+
     # ---- training ----------------------------------------------------------------------------------------------------
     def training_step(self, batch: Batch, batch_idx: int):
         self.skips.extend(batch.skips)
@@ -70,7 +74,7 @@ class RecognitionSystem(L.LightningModule):
         loss = out.loss
         distillation = self._distillation[0]
         if distillation is not None and distillation.weight > 0:
-            out.losses["distill"] = distillation.to(batch.images.device)(out, batch.images)
+            out.losses["distill"] = distillation(out, batch.images)
             loss = loss + distillation.weight * out.losses["distill"]
         if not torch.isfinite(loss):
             self.nan_streak += 1

@@ -20,11 +20,12 @@ text, left to right, for lines within 45° of horizontal (``order_corners``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
 from sgtr.inference.runtimes import default_threads
+from sgtr.models.backbones.ppocr_import import PretrainedImportError, find_released_file
 
 DETECTOR_FILE = "PP-OCRv6_det_small.onnx"
 CLASSIFIER_FILE = "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
@@ -48,15 +49,12 @@ class TextBox:
     score: float
 
 
-def model_file(name: str):
+def model_file(name: str) -> Path:
     """A model file of the installed ``rapidocr`` package, or ``DetectorMissing``."""
     try:
-        path = resources.files("rapidocr") / "models" / name
-    except ModuleNotFoundError:
-        raise DetectorMissing(f"text detection needs the rapidocr package's models: {EXTRA}") from None
-    if not path.is_file():
-        raise DetectorMissing(f"the installed rapidocr package has no models/{name}; reinstall it: {EXTRA}")
-    return path
+        return find_released_file(name)
+    except PretrainedImportError as exc:
+        raise DetectorMissing(f"text detection needs the rapidocr package's models ({exc})") from None
 
 
 def _session(name: str, threads: int | None):
@@ -66,8 +64,7 @@ def _session(name: str, threads: int | None):
         raise DetectorMissing(f"text detection needs ONNX Runtime: {EXTRA}") from None
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or default_threads()
-    with resources.as_file(model_file(name)) as path:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(model_file(name)), options, providers=["CPUExecutionProvider"])
 
 
 def detector_input_size(height: int, width: int, max_side: int) -> tuple[int, int]:

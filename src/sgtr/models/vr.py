@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from sgtr.data.charset import Charset
-from sgtr.models.backbones.ppocr import PPOCRBackbone
+from sgtr.models.backbones.ppocr import BackboneChoice
 from sgtr.models.layers import FPN, ConvBNAct, PyramidPooling, ResNet, channel_softmax
 from sgtr.models.losses import mask_losses, sequence_nll
 from sgtr.models.ordering import OrderHead, read_along
@@ -39,7 +39,7 @@ from sgtr.models.state_names import rename_on_load
 
 
 @dataclass(frozen=True)
-class VRConfig:
+class VRConfig(BackboneChoice):
     """Architecture and loss weights; the network accepts any input size (the presets are meant for 32×128 and
     64×256)."""
 
@@ -58,12 +58,8 @@ class VRConfig:
     order_weight: float = 1.0
     seq_weight: float = 1.0
     eps: float = 1e-6  # logits = log(P_V + eps)
-    # ``ppocr``: PP-OCRv6-small's pretrained stages instead of the ResNet (stem/widths/depths/strides then unused);
-    # their maps are at height strides 4, 8, 16 and width stride 4. ``freeze_stages`` and ``backbone_lr`` as in the
-    # ``ppocr`` host.
-    backbone: str = "resnet"
-    freeze_stages: int = -1
-    backbone_lr: float = 1.0
+    # ``backbone: ppocr`` (from ``BackboneChoice``): PP-OCRv6-small's pretrained stages instead of the ResNet (stem,
+    # widths, depths and strides then unused); their maps are at height strides 4, 8, 16 and width stride 4.
 
 
 PRESETS: dict[str, VRConfig] = {
@@ -96,13 +92,9 @@ class SegmentationRecognizer(nn.Module):
         super().__init__()
         self.config = config = config or VRConfig()
         self.num_classes, self.steps = charset.num_classes, charset.max_steps
-        if config.backbone == "ppocr":
-            self.backbone = PPOCRBackbone()
-            self.backbone.freeze(config.freeze_stages)
-        elif config.backbone == "resnet":
-            self.backbone = ResNet(config.stem, config.widths, config.depths, config.strides)
-        else:
-            raise ValueError(f"unknown VR backbone {config.backbone!r}; choose resnet or ppocr")
+        pretrained = config.pretrained_stages()
+        self.backbone = pretrained if pretrained is not None else ResNet(config.stem, config.widths, config.depths,
+                                                                          config.strides)
         deepest = self.backbone.channels[-1]
         self.ppm = PyramidPooling(deepest, deepest, config.ppm_bins) if config.ppm_bins else None
         self.fpn = FPN(self.backbone.channels, self.backbone.strides, config.fpn_channels, config.out_stride)

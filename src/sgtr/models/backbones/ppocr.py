@@ -13,6 +13,7 @@ weights (``sgtr.models.backbones.ppocr_import``) drop straight in:
 For a 48-high input of width W the stages give maps of 96×12×W/4, 192×6×W/4 and 384×3×W/4: the height shrinks, the
 horizontal resolution stays at one column per four input pixels, which is what reading text wants.
 
+``BackboneChoice`` is the config mixin through which any recognizer picks these stages over its own CNN.
 ``PPOCRBackbone.forward`` returns every stage's map (shallowest first), so a recognizer can take the deepest one
 (CTC hosts) or all of them (the VR's FPN). ``freeze(stages)`` stops gradients through the stem and the first
 ``stages`` stages.
@@ -135,3 +136,25 @@ class PPOCRBackbone(nn.Module):
         for i, part in enumerate([self.stem, *self.stages]):
             for p in part.parameters():
                 p.requires_grad_(i > stages if stages >= 0 else True)
+
+
+@dataclass(frozen=True)
+class BackboneChoice:
+    """Which CNN a recognizer sees through: its own from-scratch ResNet/VGG (``resnet``), or these pretrained stages
+    (``ppocr``; their weights come from ``sgtr import ppocr``). ``freeze_stages`` (stem and the first N stages get no
+    gradient) and ``backbone_lr`` (the engine's learning-rate multiplier for the model's ``backbone``) apply to the
+    pretrained stages. The VR's and the hosts' configs inherit these fields."""
+
+    backbone: str = "resnet"
+    freeze_stages: int = -1
+    backbone_lr: float = 1.0
+
+    def pretrained_stages(self) -> PPOCRBackbone | None:
+        """The pretrained stages (frozen as asked) when ``backbone`` is ``ppocr``, None for the host's own CNN."""
+        if self.backbone not in ("resnet", "ppocr"):
+            raise ValueError(f"unknown backbone {self.backbone!r}; choose resnet (the model's own) or ppocr")
+        if self.backbone == "resnet":
+            return None
+        stages = PPOCRBackbone()
+        stages.freeze(self.freeze_stages)
+        return stages

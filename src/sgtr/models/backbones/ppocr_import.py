@@ -54,16 +54,17 @@ class ReleasedNetwork:
     source: dict
 
 
-def find_released_file() -> Path:
-    """The ONNX file inside the installed rapidocr package, without importing rapidocr (which pulls in OpenCV)."""
+def find_released_file(name: str = ONNX_NAME) -> Path:
+    """A model file (default: the recognizer) inside the installed rapidocr package, without importing rapidocr
+    (which pulls in OpenCV). The photo reader finds the detector and orientation classifier here too."""
     spec = importlib.util.find_spec("rapidocr")
     if spec is None or not spec.submodule_search_locations:
         raise PretrainedImportError("the rapidocr package is not installed: pip install 'sgtr[pretrained]'")
     for location in spec.submodule_search_locations:
-        path = Path(location) / "models" / ONNX_NAME
+        path = Path(location) / "models" / name
         if path.is_file():
             return path
-    raise PretrainedImportError(f"rapidocr is installed but holds no models/{ONNX_NAME}: install rapidocr==3.10.0")
+    raise PretrainedImportError(f"rapidocr is installed but holds no models/{name}: install rapidocr==3.10.0")
 
 
 def read_released(path: str | Path | None = None) -> ReleasedNetwork:

@@ -32,7 +32,8 @@ import torch
 from torch import Tensor, nn
 
 from sgtr.data.charset import EOS_ID, Charset
-from sgtr.models.hosts.common import BackboneChoice, GatedUnit, VisualEncoder, preset_config
+from sgtr.models.backbones.ppocr import BackboneChoice
+from sgtr.models.hosts.common import GatedUnit, VisualEncoder, preset_config
 from sgtr.models.language import LMConfig
 from sgtr.models.layers import PositionAttention, UNet, sinusoid
 from sgtr.models.losses import branch_losses

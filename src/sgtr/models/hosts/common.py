@@ -8,13 +8,12 @@ alignment model. Their losses live in ``sgtr.models.losses``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping, Sequence, TypeVar
 
 import torch
 from torch import Tensor, nn
 
-from sgtr.models.backbones.ppocr import PPOCRBackbone
+from sgtr.models.backbones.ppocr import BackboneChoice
 from sgtr.models.layers import ResNet, sinusoid_grid
 from sgtr.models.losses import ctc_loss
 from sgtr.models.output import RecognizerOutput, Targets
@@ -30,28 +29,6 @@ def ctc_output(logits: Tensor, features: Tensor, targets: Targets | None) -> Rec
         out.losses = {"ctc": ctc_loss(logits, targets.ids)}
         out.loss = out.losses["ctc"]
     return out
-
-
-@dataclass(frozen=True)
-class BackboneChoice:
-    """Which CNN a host sees through: its own from-scratch ResNet/VGG (``resnet``), or PP-OCRv6-small's pretrained
-    stages (``ppocr``: 384 channels at H/16 × W/4; their weights come from ``sgtr import ppocr``). ``freeze_stages``
-    (stem and the first N stages get no gradient) and ``backbone_lr`` (the engine's learning-rate multiplier for the
-    host's ``backbone``) apply to the pretrained stages. Host configs inherit these fields."""
-
-    backbone: str = "resnet"
-    freeze_stages: int = -1
-    backbone_lr: float = 1.0
-
-    def pretrained_stages(self) -> PPOCRBackbone | None:
-        """The pretrained stages (frozen as asked) when ``backbone`` is ``ppocr``, None for the host's own CNN."""
-        if self.backbone not in ("resnet", "ppocr"):
-            raise ValueError(f"unknown backbone {self.backbone!r}; choose resnet (the host's own) or ppocr")
-        if self.backbone == "resnet":
-            return None
-        stages = PPOCRBackbone()
-        stages.freeze(self.freeze_stages)
-        return stages
 
 
 def preset_config(presets: Mapping[str, C], preset: str, what: str, overrides: dict) -> C:

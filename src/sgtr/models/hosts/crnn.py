@@ -18,7 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from sgtr.data.charset import Charset
-from sgtr.models.hosts.common import BackboneChoice, ctc_output, preset_config
+from sgtr.models.backbones.ppocr import BackboneChoice
+from sgtr.models.hosts.common import ctc_output, preset_config
 from sgtr.models.layers import ConvBNAct
 from sgtr.models.output import RecognizerOutput, Targets
 

@@ -26,7 +26,8 @@ import torch
 from torch import Tensor, nn
 
 from sgtr.data.charset import Charset
-from sgtr.models.hosts.common import BackboneChoice, GatedUnit, VisualEncoder, preset_config
+from sgtr.models.backbones.ppocr import BackboneChoice
+from sgtr.models.hosts.common import GatedUnit, VisualEncoder, preset_config
 from sgtr.models.layers import sinusoid
 from sgtr.models.losses import branch_losses
 from sgtr.models.output import RecognizerOutput, Targets

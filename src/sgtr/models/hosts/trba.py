@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sgtr.data.charset import EOS_ID, Charset
-from sgtr.models.hosts.common import BackboneChoice, VisualEncoder, preset_config
+from sgtr.models.backbones.ppocr import BackboneChoice
+from sgtr.models.hosts.common import VisualEncoder, preset_config
 from sgtr.models.layers import ConvBNAct
 from sgtr.models.losses import sequence_loss
 from sgtr.models.output import RecognizerOutput, Targets
