@@ -31,6 +31,11 @@ def register(subparsers) -> None:
     p.add_argument("--calibration", nargs="+", metavar="PATH",
                    help="--int8: word crops to measure activation ranges on (files, folders, globs, @list.txt; "
                         f"the first {CALIBRATION_LIMIT} are used)")
+    p.add_argument("--blend", type=Path, metavar="START.safetensors",
+                   help="average MODEL's weights with those it was fine-tuned from (WiSE-FT): "
+                        "(1 - w) * START + w * MODEL, w = --blend-weight; what is written is the blend")
+    p.add_argument("--blend-weight", type=float, default=0.5, metavar="W",
+                   help="--blend: the fine-tuned model's share, in [0, 1] (default 0.5)")
     p.set_defaults(func=run)
 
 
@@ -52,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         spec, model = load_model(args.model)
     except CheckpointError as exc:
         raise CommandError(str(exc)) from None
+    if args.blend is not None:
+        model = _blended(model, args.blend, args.blend_weight)
     written = []
     try:
         if args.weights is not None:
@@ -85,6 +92,22 @@ def _source(model_path: Path) -> dict | None:
     start = (config.get("trainer") or {}).get("init_from")
     source = read_source(start) if start and str(start).endswith(".safetensors") and Path(start).is_file() else None
     return None if source is None else {**source, "fine_tuned_from": str(start)}
+
+
+def _blended(model, start_path: Path, weight: float):
+    """``model`` with its weights blended with ``start_path``'s (``sgtr.models.blending``)."""
+    from sgtr.inference.weights import load_weights
+    from sgtr.models.blending import blend_states
+    from sgtr.serialization import CheckpointError
+
+    try:
+        _, start = load_weights(start_path)
+        model.load_state_dict(blend_states(start.state_dict(), model.state_dict(), weight))
+    except CheckpointError as exc:
+        raise CommandError(str(exc)) from None
+    except ValueError as exc:
+        raise CommandError(f"--blend {start_path}: {exc}") from None
+    return model
 
 
 def _int8(model, spec, args: argparse.Namespace) -> Path:
