@@ -113,7 +113,7 @@ def train(config: dict, resume: str | None = None, callbacks: list[Callback] = (
     model = model_from_config(config, charset)
     if trainer_cfg["init_from"]:
         old, state = read_model_state(trainer_cfg["init_from"])
-        report = load_matching(model, state, old, charset)
+        report = load_matching(model, state, old, charset, origin=trainer_cfg["init_from"])
         log.info("initialised from %s: %s", trainer_cfg["init_from"], report.summary())
     distill = config["distill"]
     distillation = None

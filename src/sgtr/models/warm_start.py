@@ -6,6 +6,12 @@ new) is remapped symbol by symbol, so a model fine-tuned from 36 to 62 classes k
 shared symbols and only the new rows start fresh. Anything else keeps its fresh initialisation and is reported.
 Weights of a bare recognizer are found inside a model that wraps it: a VR checkpoint initialises S-GTR's ``vr``, a
 host's initialises the plug-in's ``host``.
+
+PP-OCRv6-small's pretrained stages (``PPOCRBackbone``) are matched by structure instead: each such module in the
+model takes the stage tensors from wherever the file holds a complete set of them (an imported file keeps them as the
+``ppocr`` host's ``backbone.*``; a CRNN keeps its stages at ``backbone.stages.*``, TRBA, SRN and ABINet at
+``backbone.pretrained.*``, a plugged host under ``host.``), whatever the two models around them are. A file that
+holds stage tensors which do not fit the model's stages is refused rather than leaving those stages fresh.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ import torch
 from torch import nn
 
 from sgtr.data.charset import EOS_ID, Charset
+from sgtr.models.backbones.ppocr import PPOCRBackbone
 from sgtr.models.state_names import upgrade_state
+from sgtr.serialization import CheckpointError
 
 
 @dataclass
@@ -25,10 +33,15 @@ class LoadReport:
     remapped: list[str] = field(default_factory=list)
     reinitialised: list[str] = field(default_factory=list)
     unused: list[str] = field(default_factory=list)
+    # (the model's pretrained-stage module, the file's prefix it was filled from, tensors copied into it)
+    stages: list[tuple[str, str, int]] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"{len(self.copied)} tensors copied, {len(self.remapped)} remapped to the new charset, "
+        line = (f"{len(self.copied)} tensors copied, {len(self.remapped)} remapped to the new charset, "
                 f"{len(self.reinitialised)} re-initialised, {len(self.unused)} unused")
+        for module, source, count in self.stages:
+            line += f"; {count} tensors into the pretrained stages at {_shown(module)} from the file's {_shown(source)}"
+        return line
 
 
 def class_index_map(old: Charset, new: Charset) -> tuple[torch.Tensor, torch.Tensor]:
@@ -49,11 +62,66 @@ def _align_prefix(state: dict[str, torch.Tensor], target_keys: set[str]) -> dict
     return {best + k: v for k, v in state.items()}
 
 
+def _shown(prefix: str) -> str:
+    return prefix.rstrip(".") or "(top level)"
+
+
+def _prefixes_holding(state: dict[str, torch.Tensor], names: list[str]) -> dict[str, list[str]]:
+    """Each prefix under which ``state`` holds some of ``names`` (whole name components only), with those names."""
+    held: dict[str, list[str]] = {}
+    for key in state:
+        for name in names:
+            if key.endswith(name) and (len(key) == len(name) or key[-len(name) - 1] == "."):
+                held.setdefault(key[: -len(name)], []).append(name)
+    return held
+
+
+def _pretrained_stage_tensors(model: nn.Module, state: dict[str, torch.Tensor], origin: str
+                              ) -> tuple[dict[str, torch.Tensor], set[str], list[tuple[str, str, int]]]:
+    """The file's pretrained-stage tensors re-keyed to every ``PPOCRBackbone`` of ``model``, the file's keys they were
+    taken from, and per module (its prefix) the file's prefix that filled it. Stage tensors in the file that fit no
+    complete set, or several complete sets none of which sits where the module does, are a ``CheckpointError``."""
+    mapped: dict[str, torch.Tensor] = {}
+    taken: set[str] = set()
+    filled: list[tuple[str, str, int]] = []
+    for name, module in model.named_modules():
+        if not isinstance(module, PPOCRBackbone):
+            continue
+        prefix = f"{name}." if name else ""
+        wanted = module.state_dict()
+        held = _prefixes_holding(state, list(wanted))
+        if not held:
+            continue  # the file has no such stages: the module keeps its initialisation, as any unmatched tensor
+        complete = [p for p in held if all(p + k in state and state[p + k].shape == v.shape for k, v in wanted.items())]
+        if not complete:
+            source = max(held, key=lambda p: len(held[p]))
+            problem = next(k for k in wanted if source + k not in state or state[source + k].shape != wanted[k].shape)
+            found = f"has shape {tuple(state[source + problem].shape)}" if source + problem in state else "is missing"
+            raise CheckpointError(f"{origin}: its pretrained-stage tensors under {_shown(source)} cannot fill the "
+                                  f"model's at {_shown(prefix)}: {source + problem} {found}, the model's is "
+                                  f"{tuple(wanted[problem].shape)}")
+        if prefix in complete:
+            source = prefix
+        elif len(complete) == 1:
+            source = complete[0]
+        else:
+            raise CheckpointError(f"{origin}: holds pretrained stages under {', '.join(map(_shown, complete))}; "
+                                  f"cannot tell which fills the model's at {_shown(prefix)}")
+        mapped.update({prefix + k: state[source + k] for k in wanted})
+        taken.update(source + k for k in wanted)
+        filled.append((prefix, source, len(wanted)))
+    return mapped, taken, filled
+
+
 def load_matching(model: nn.Module, state: dict[str, torch.Tensor], old: Charset | None = None,
-                  new: Charset | None = None) -> LoadReport:
+                  new: Charset | None = None, origin: str = "the initial weights") -> LoadReport:
+    """Copy what fits of ``state`` into ``model`` (see the module docstring); ``origin`` names the file in errors."""
     report = LoadReport()
     target = model.state_dict()
-    state = upgrade_state(model, _align_prefix(state, set(target)))
+    stages, taken, report.stages = _pretrained_stage_tensors(model, state, origin)
+    rest = {k: v for k, v in state.items() if k not in taken}
+    # The rest is aligned without the stage tensors, so they cannot pull the prefix away from the rest's own.
+    state = {**upgrade_state(model, _align_prefix(rest, set(target))), **stages}
     mapping = class_index_map(old, new) if old is not None and new is not None else None
     for key, value in state.items():
         if key not in target:

@@ -20,6 +20,10 @@ sums, so its scale does not grow with the map size.
 no language model, so the plug-in learns order maps for PREN and mutual learning pairs its head with GTR.
 ``step_hidden`` is the averaged slot state. Its loss is ``ce``, cross-entropy over the valid steps. ``small``: 3.0M
 parameters.
+
+``backbone: ppocr`` (from ``BackboneChoice``) puts the aggregators on PP-OCRv6-small's three pretrained stage maps
+instead of the ResNet (stem, widths, depths and strides then unused): the maps the VR's FPN takes, at height strides
+4, 8 and 16 and width stride 4 — 96×12×W/4, 192×6×W/4 and 384×3×W/4 at height 48, the first being ``features``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sgtr.data.charset import Charset
+from sgtr.models.backbones.ppocr import BackboneChoice
 from sgtr.models.hosts.common import preset_config
 from sgtr.models.layers import ConvBNAct, ResNet
 from sgtr.models.losses import sequence_loss
@@ -38,7 +43,7 @@ from sgtr.models.output import RecognizerOutput, Targets
 
 
 @dataclass(frozen=True)
-class PRENConfig:
+class PRENConfig(BackboneChoice):
     """Architecture; any input size runs."""
 
     stem: tuple[int, ...] = (32,)  # 3×3 conv widths; the first has stride 2
@@ -114,8 +119,13 @@ class PREN(nn.Module):
     def __init__(self, charset: Charset, config: PRENConfig | None = None):
         super().__init__()
         self.config = config = config or PRENConfig()
-        self.backbone = ResNet(config.stem, config.widths, config.depths, config.strides)
-        levels = self.backbone.channels[1:]  # the stages; the stem is not aggregated
+        pretrained = config.pretrained_stages()
+        self.backbone = pretrained if pretrained is not None else ResNet(config.stem, config.widths, config.depths,
+                                                                          config.strides)
+        # The aggregated levels are the backbone's last maps: the ResNet's residual stages (its stem map is not
+        # aggregated), or every pretrained stage (they return no stem map).
+        self.levels = len(config.widths) if pretrained is None else len(pretrained.channels)
+        levels = self.backbone.channels[-self.levels:]
         n, part = config.primitives, config.part
         self.pooling = nn.ModuleList(PoolingAggregator(c, n, config.pool_channels, part) for c in levels)
         self.weighted = nn.ModuleList(WeightedAggregator(c, n, part) for c in levels)
@@ -130,7 +140,7 @@ class PREN(nn.Module):
         return cls(charset, preset_config(PRESETS, preset, "PREN", overrides))
 
     def forward(self, images: Tensor, targets: Targets | None = None) -> RecognizerOutput:
-        levels = self.backbone(images)[1:]
+        levels = self.backbone(images)[-self.levels:]
         pooled = torch.cat([agg(x) for agg, x in zip(self.pooling, levels)], dim=-1)
         weighted = torch.cat([agg(x) for agg, x in zip(self.weighted, levels)], dim=-1)
         hidden = (self.pooled_slots(pooled) + self.weighted_slots(weighted)) / 2
