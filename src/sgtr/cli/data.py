@@ -1,5 +1,6 @@
-"""``sgtr data``: dataset tools — ``create-lmdb`` (label list → standard LMDB), ``inspect`` (statistics) and
-``split`` (a deterministic validation split of labels.tsv sets, written by ``sgtr.data.split``)."""
+"""``sgtr data``: dataset tools — ``create-lmdb`` (label list → standard LMDB), ``inspect`` (statistics), ``split``
+(a deterministic validation split of labels.tsv sets, written by ``sgtr.data.split``) and ``synthtext-crops``
+(SynthText's scenes → word crops with character masks, made by ``sgtr.data.synthtext``)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,25 @@ def register(subparsers) -> None:
     split.add_argument("--val-fraction", type=float, default=0.1, metavar="F",
                        help="share of each set held back for validation, in (0, 1) (default 0.1)")
     split.set_defaults(func=run_split)
+
+    crops = sub.add_parser("synthtext-crops", help="SynthText's scenes -> upright word crops with character masks",
+                           description="Read SynthText's gt.mat and images, rectify every word box to an upright "
+                                       "crop and write an LMDB whose samples carry per-character masks made from "
+                                       "the character boxes. Bad entries are named and skipped; the database "
+                                       "appears only when complete. Needs scipy (the synthtext extra).")
+    crops.add_argument("src", type=Path, metavar="SYNTHTEXT_DIR", help="folder holding gt.mat and the images")
+    crops.add_argument("out", type=Path, metavar="OUT", help="folder of the new LMDB")
+    crops.add_argument("--min-height", type=int, default=16, metavar="H",
+                       help="crops are the word's own height, at least H pixels (default 16)")
+    crops.add_argument("--max-height", type=int, default=64, metavar="H",
+                       help="and at most H pixels (default 64); equal bounds give every crop one height")
+    crops.add_argument("--charset", help="also skip words this charset (36, 62, 94 or a file) cannot encode")
+    crops.add_argument("--max-length", type=int, default=25, help="longest word kept with --charset (default 25)")
+    crops.add_argument("--image-format", choices=("jpg", "png"), default="jpg",
+                       help="crop encoding: jpg (quality 95, 4:4:4, the default) or png")
+    crops.add_argument("--limit", type=int, metavar="N", help="read only the first N images of gt.mat")
+    crops.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    crops.set_defaults(func=run_synthtext_crops)
 
 
 def _charset(spec: str | None, max_length: int):
@@ -135,3 +155,24 @@ def run_split(args: argparse.Namespace) -> int:
         print(f"{name}: {counts['val']} val, {counts['train']} train")
     print(f"wrote {len(plan.files)} files under {args.out}")
     return 0
+
+
+def run_synthtext_crops(args: argparse.Namespace) -> int:
+    from sgtr.data.synthtext import CropSize, SynthTextError, write_synthtext_crops
+
+    charset = _charset(args.charset, args.max_length)
+    try:
+        size = CropSize(args.min_height, args.max_height)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    if not args.src.is_dir():
+        raise CommandError(f"{args.src}: no such folder")
+    try:
+        report = write_synthtext_crops(args.src, args.out, size=size, charset=charset,
+                                       image_format=args.image_format, limit=args.limit, overwrite=args.overwrite)
+    except FileExistsError:
+        raise CommandError(f"{args.out} already exists; pass --overwrite to replace it") from None
+    except SynthTextError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"wrote {report.written} word crops from {report.images} images to {args.out}; {report.skips.summary()}")
+    return 0 if report.written else 1
