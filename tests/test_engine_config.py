@@ -22,7 +22,7 @@ from sgtr.models.spec import ModelSpec
     ("data.train=[{ratio: 1}]", "needs a path"),
     ("data.batch_size=-4", "data.batch_size: expected a whole number ≥ 1, got -4"),
     ("data.batch_size=true", "data.batch_size: expected a whole number ≥ 1, got True"),
-    ("optim.schedule=linear", "optim.schedule: expected one of onecycle, cosine, got 'linear'"),
+    ("optim.schedule=linear", "optim.schedule: expected one of onecycle, cosine, multistep, got 'linear'"),
     ("optim.warmup=1.5", "optim.warmup: expected a number ≥ 0 and ≤ 1, got 1.5"),
     ("trainer.precision=fast", "trainer.precision: expected one of auto, 32-true"),
     ("trainer.devices=0", "trainer.devices: expected auto, a device count ≥ 1"),
@@ -68,8 +68,8 @@ def test_the_defaults_pass_every_rule():
 def test_sgtr_train_prints_a_config_mistake_as_one_line(capsys):
     assert main(["train", "configs/vr_small.yaml", "optim.schedule=linear"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("sgtr train: error: optim.schedule: expected one of onecycle, cosine, got 'linear' (given on the "
-                   "command line)")
+    assert err == ("sgtr train: error: optim.schedule: expected one of onecycle, cosine, multistep, got 'linear' "
+                   "(given on the command line)")
 
 
 def test_sgtr_train_names_a_training_source_that_cannot_be_opened(tmp_path, capsys):

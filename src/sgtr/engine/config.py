@@ -54,11 +54,14 @@ DEFAULTS: dict[str, Any] = {
         "augment": asdict(AugmentPolicy()),
     },
     "optim": {
+        "optimizer": "adamw",  # adamw | adadelta
         "lr": 1e-3,  # at base_batch; scaled linearly to the global batch (batch × devices × nodes)
         "base_batch": 64,
         "weight_decay": 0.01,
-        "schedule": "onecycle",  # onecycle | cosine
+        "schedule": "onecycle",  # onecycle | cosine | multistep
         "warmup": 0.05,  # fraction of max_steps
+        "milestones": [],  # multistep: fractions of max_steps at which the learning rate is multiplied by gamma
+        "gamma": 0.1,
         "grad_clip": 5.0,
     },
     "trainer": {
@@ -203,6 +206,12 @@ def train_sources(value: Any) -> list:
     return value
 
 
+def fractions(value: Any) -> list:
+    if isinstance(value, list) and all(_is_number(v) and 0 < v < 1 for v in value) and value == sorted(set(value)):
+        return value
+    raise _Bad("a rising list of fractions of trainer.max_steps, each > 0 and < 1, such as [0.67, 0.83]")
+
+
 def val_sets(value: Any) -> dict:
     expected = "a mapping of set names to dataset paths, such as {synth: data/synth/val}"
     if value is None:
@@ -246,11 +255,14 @@ RULES: dict[str, Rule] = {
     "data.workers": whole(0),
     "data.val_limit": optional(whole(1)),
     "data.augment": augment_policy,
+    "optim.optimizer": choice("adamw", "adadelta"),
     "optim.lr": number(0, above=True),
     "optim.base_batch": whole(1),
     "optim.weight_decay": number(0),
-    "optim.schedule": choice("onecycle", "cosine"),
+    "optim.schedule": choice("onecycle", "cosine", "multistep"),
     "optim.warmup": number(0, 1),
+    "optim.milestones": fractions,
+    "optim.gamma": number(0, above=True),
     "optim.grad_clip": optional(number(0)),
     "trainer.max_steps": whole(1),
     "trainer.val_every": whole(1),
@@ -338,16 +350,19 @@ def _read_file(path: Path) -> dict:
 
 
 def _merge_file(config: dict, path: Path, origins: dict[str, str], seen: tuple[Path, ...] = ()) -> None:
-    """Merge a config file into ``config``, after the file its ``base`` key names (a path relative to this file), so
-    a config that differs from another in a few keys says only those."""
+    """Merge a config file into ``config``, after the file (or the list of files, merged in order) its ``base`` key
+    names (paths relative to this file), so a config that differs from another in a few keys says only those, and
+    one part such as a training schedule can be combined with any model's config."""
     if path.resolve() in seen:
         raise ConfigError(f"{path}: 'base' chain returns to itself")
     loaded = _read_file(path)
     base = loaded.pop("base", None)
     if base is not None:
-        if not isinstance(base, str) or not base:
-            raise ConfigError(f"{path}: 'base' must be the path of another config, got {base!r}")
-        _merge_file(config, path.parent / base, origins, seen + (path.resolve(),))
+        bases = [base] if isinstance(base, str) else base
+        if not isinstance(bases, list) or not bases or not all(isinstance(b, str) and b for b in bases):
+            raise ConfigError(f"{path}: 'base' must be the path of another config or a list of them, got {base!r}")
+        for name in bases:
+            _merge_file(config, path.parent / name, origins, seen + (path.resolve(),))
     try:
         _merge(config, loaded, origin=str(path), origins=origins)
     except ConfigError as exc:

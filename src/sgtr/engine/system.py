@@ -143,18 +143,32 @@ class RecognitionSystem(L.LightningModule):
         for param in self.model.parameters():
             if param.requires_grad:
                 groups.setdefault((param.ndim > 1, multiplier.get(id(param), 1.0)), []).append(param)
-        optimizer = torch.optim.AdamW([{"params": params, "lr": lr * scale,
-                                        "weight_decay": optim["weight_decay"] if decays else 0.0}
-                                       for (decays, scale), params in groups.items()], lr=lr)
+        param_groups = [{"params": params, "lr": lr * scale, "weight_decay": optim["weight_decay"] if decays else 0.0}
+                        for (decays, scale), params in groups.items()]
+        if optim["optimizer"] == "adamw":
+            optimizer: torch.optim.Optimizer = torch.optim.AdamW(param_groups, lr=lr)
+        elif optim["optimizer"] == "adadelta":  # the reference code's (aster.pytorch lineage); its decay is L2
+            optimizer = torch.optim.Adadelta(param_groups, lr=lr)
+        else:
+            raise ValueError(f"optim.optimizer must be 'adamw' or 'adadelta', got {optim['optimizer']!r}")
         peaks = [group["lr"] for group in optimizer.param_groups]
         steps = trainer["max_steps"]
         warmup = max(1, int(optim["warmup"] * steps))
+
+        def ramp(step: int) -> float:
+            return min(1.0, (step + 1) / warmup)
+
         if optim["schedule"] == "onecycle":
             scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peaks, total_steps=steps + 1,
                                                             pct_start=warmup / steps, cycle_momentum=False)
         elif optim["schedule"] == "cosine":
             scheduler = torch.optim.lr_scheduler.LambdaLR(
-                optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1.0))))
+                optimizer, lambda s: ramp(s) * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1.0))))
+        elif optim["schedule"] == "multistep":
+            # Steps, not epochs: the engine counts steps, so a milestone is a fraction of max_steps.
+            marks = [round(m * steps) for m in optim["milestones"]]
+            scheduler = torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lambda s: ramp(s) * optim["gamma"] ** sum(s >= m for m in marks))
         else:
-            raise ValueError(f"optim.schedule must be 'onecycle' or 'cosine', got {optim['schedule']!r}")
+            raise ValueError(f"optim.schedule must be 'onecycle', 'cosine' or 'multistep', got {optim['schedule']!r}")
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

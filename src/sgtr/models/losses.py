@@ -8,8 +8,8 @@ All take ``Targets.ids`` (B, T): the label's token ids, one EOS (0), then ``PAD_
 * ``branch_losses``: ``sequence_loss`` of several named branches, weighted (SRN, ABINet).
 * ``ctc_loss``: CTC (blank 0) of frame logits (B, F, K) (CRNN).
 * ``mutual_kl``: the symmetric KL of deep mutual learning between two branches (S-GTR, the plug-in).
-* ``mask_losses``: the character-mask losses ``seg`` and ``order`` (the VR, the plug-in), from ``area_counts``,
-  ``class_targets`` and ``order_targets``.
+* ``mask_losses``: the character-mask losses ``seg`` and ``order`` (the VR, the plug-in) and ``text_mask`` (the VR's
+  optional text-mask branch), from ``area_counts``, ``class_targets``, ``order_targets`` and ``text_targets``.
 
 Mask losses in detail. ``seg`` is a soft pixel cross-entropy of the segmentation logits G (B, K, H', W') against the
 class map; ``order`` is KL(GT order distribution ‖ A_t) of the log order maps. Both use only samples with masks (real
@@ -19,7 +19,8 @@ target of a cell is the area-weighted mix of its characters' classes; the order 
 area map normalised over pixels. The EOS step's target is the background area normalised, so that a VR's reading at
 EOS is pulled towards class 0 even without the ``seq`` loss; steps after EOS are excluded. KL differs from the soft
 cross-entropy only by the target's entropy, a constant, so gradients are the same and the logged value goes to 0 at
-the optimum.
+the optimum. ``text_mask`` (when a binary text-mask logit map is given) is the binary cross-entropy of each cell's
+text probability against its area fraction covered by any character: the union of the character masks, pooled alike.
 """
 
 from __future__ import annotations
@@ -76,9 +77,11 @@ def mutual_kl(a: Tensor, b: Tensor, ids: Tensor) -> Tensor:
     return kl[valid].sum() / valid.sum().clamp_min(1)
 
 
-def mask_losses(seg_logits: Tensor, log_order: Tensor | None, targets: Targets) -> dict[str, Tensor]:
+def mask_losses(seg_logits: Tensor, log_order: Tensor | None, targets: Targets, text_logits: Tensor | None = None
+                ) -> dict[str, Tensor]:
     """The mask-supervised losses of the module docstring, over the samples that carry a mask: ``seg`` for the
-    segmentation logits (B, K, H', W') and, when ``log_order`` (B, T, H', W') is given, ``order``. Empty when the
+    segmentation logits (B, K, H', W'), ``order`` when ``log_order`` (B, T, H', W') is given, and ``text_mask`` when
+    ``text_logits`` (B, 1, H', W'), the binary text-mask branch's logits on the same grid, are given. Empty when the
     batch has no masks."""
     if targets.masks is None:
         return {}
@@ -95,6 +98,9 @@ def mask_losses(seg_logits: Tensor, log_order: Tensor | None, targets: Targets) 
         order_target, valid = order_targets(counts, ids)
         kl = (torch.xlogy(order_target, order_target) - order_target * log_order[has_mask].flatten(2)).sum(dim=-1)
         losses["order"] = kl[valid].sum() / valid.sum().clamp_min(1)
+    if text_logits is not None:
+        losses["text_mask"] = F.binary_cross_entropy_with_logits(text_logits[has_mask].flatten(1).float(),
+                                                                 text_targets(counts))
     return losses
 
 
@@ -133,3 +139,8 @@ def order_targets(counts: Tensor, ids: Tensor) -> tuple[Tensor, Tensor]:
     mass = counts.gather(1, instance[:, :, None].expand(-1, -1, counts.shape[-1]))
     total = mass.sum(dim=-1)
     return mass / total.clamp_min(1)[..., None], (ids != PAD_ID) & (total > 0)
+
+
+def text_targets(counts: Tensor) -> Tensor:
+    """(B, P) share of each cell's input pixels that belong to any character (instance > 0)."""
+    return 1 - counts[:, 0] / counts.sum(dim=1).clamp_min(1)
