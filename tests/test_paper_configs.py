@@ -142,6 +142,15 @@ def test_the_text_mask_branch_adds_a_loss_and_changes_no_output():
     torch.testing.assert_close(out.loss, sum(out.losses.values()))
 
 
+def test_without_masked_samples_the_text_mask_branch_still_joins_the_backward_pass():
+    images, targets = render_batch(["hello", "q"], CHARSET)
+    model = build_model("vr", CHARSET, **TINY_MODEL, text_mask=True)
+    out = model(images, Targets(targets.ids, targets.masks, torch.tensor([False, False])))
+    out.loss.backward()  # DDP fails a step in which a trainable parameter got no gradient
+    assert "text_mask" not in out.losses
+    assert all(p.grad is not None and not p.grad.any() for p in model.text_head.parameters())
+
+
 def test_position_attention_gates_the_segmentation_features():
     gate = PixelGate(6)
     torch.nn.init.normal_(gate.scale.weight)
