@@ -117,7 +117,7 @@ def prepare_models(model: str, folder: Path, int8: bool) -> tuple[str, dict[str,
         from sgtr.inference.preprocess import Preprocessor
         from sgtr.inference.quantize import quantize_onnx
 
-        prepare = Preprocessor(spec.input_size, keep_ratio=spec.keep_ratio)
+        prepare = Preprocessor(spec.input_size, keep_ratio=spec.keep_ratio, resample=spec.resample)
         calibration = [prepare(p).arrays for p in sorted((ROOT / "samples").glob("*.png"))]
         files["ONNX Runtime int8"] = str(quantize_onnx(folder / "model.onnx", folder / "int8.onnx",
                                                        np.concatenate(calibration)))

@@ -30,6 +30,7 @@ from sgtr.models.spec import ModelSpec
     ("model.options=3", "model.options: expected a mapping"),
     ("charset.spec=nowhere.txt", "charset.spec: expected a charset preset (36, 62, 94) or the path of a charset file"),
     ("charset.unknown=keep", "charset.unknown: expected one of drop, unk, got 'keep'"),
+    ("data.resample=cubic", "data.resample: expected one of antialias, linear, got 'cubic'"),
     ("data.val=[a, b]", "data.val: expected a mapping of set names to dataset paths"),
     ("data=5", "data: expected a mapping of height, width"),
 ])

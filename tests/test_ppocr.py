@@ -165,6 +165,17 @@ def test_import_cli_writes_a_model_that_reads_and_names_its_source(tmp_path, cap
     assert "Apache-2.0" in shown and released_sha(out) in shown and "not disclosed" in shown
 
 
+def test_import_resample_linear_is_recorded_and_shown(tmp_path, capsys):
+    from sgtr.cli.main import main
+    from sgtr.inference.weights import read_weights
+
+    out = tmp_path / "linear.safetensors"
+    assert main(["import", "ppocr", "--charset", "36", "--resample", "linear", "--out", str(out)]) == 0
+    assert read_weights(out)[0].resample == "linear"
+    assert main(["info", str(out)]) == 0
+    assert "linear resize" in capsys.readouterr().out
+
+
 def released_sha(weights: Path) -> str:
     from sgtr.inference.weights import read_source
 

@@ -117,7 +117,7 @@ def _int8(model, spec, args: argparse.Namespace) -> Path:
     from sgtr.inference.calibration import export_int8, gather_calibration
 
     calibration, skipped = gather_calibration(args.calibration, spec.input_size, CALIBRATION_LIMIT,
-                                             spec.keep_ratio)
+                                             spec.keep_ratio, spec.resample)
     for skip in skipped:
         print(f"calibration: skipped {skip}", file=sys.stderr)
     if calibration is None:

@@ -25,6 +25,9 @@ def register(subparsers) -> None:
                         "whole character list; FILE has one symbol per line)")
     p.add_argument("--max-length", type=int, default=25, help="longest label the model is meant to read")
     p.add_argument("--width", type=int, default=WIDTH, help=f"padded input width (default {WIDTH})")
+    p.add_argument("--resample", choices=("antialias", "linear"), default="antialias",
+                   help="the resize filter the model reads with: antialias (sgtr's, the default) or linear "
+                        "(OpenCV's plain bilinear, as PaddleOCR trained the network: reads exactly as RapidOCR)")
     p.add_argument("--onnx-file", type=Path, help="read this ONNX file instead of the one in the rapidocr package")
     p.add_argument("--out", type=Path, required=True, metavar="FILE.safetensors")
     p.add_argument("--half", action="store_true", help="store float16 tensors")
@@ -53,9 +56,10 @@ def run(args: argparse.Namespace) -> int:
         shown = "".join(missing[:40]) + (" …" if len(missing) > 40 else "")
         print(f"sgtr import: warning: the network has no row for {len(missing)} symbol(s) of the charset: {shown!r};"
               " they start untrained (never read until fine-tuned)", file=sys.stderr)
-    spec = ModelSpec("ppocr", charset, (HEIGHT, args.width), "small", options, keep_ratio=True)
+    spec = ModelSpec("ppocr", charset, (HEIGHT, args.width), "small", options, keep_ratio=True,
+                     resample=args.resample)
     write_weights(model, spec, args.out, half=args.half, source=released.source)
     print(f"wrote {args.out}: PP-OCRv6-small, charset {charset.name} ({len(charset.symbols)} symbols), input "
-          f"{HEIGHT}x{args.width} aspect kept; from {released.source['file']} (rapidocr "
+          f"{HEIGHT}x{args.width} aspect kept, {args.resample} resize; from {released.source['file']} (rapidocr "
           f"{released.source['package_version']}, sha256 {released.sha256[:12]}…), Apache-2.0")
     return 0

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     h, w = spec.input_size
     geometry = f"{h}x{w}, " + ("scaled to height {h} with the aspect ratio kept, padded to width {w}".format(h=h, w=w)
-                               if spec.keep_ratio else "stretched")
+                               if spec.keep_ratio else "stretched") + f"; {spec.resample} resize"
     print(f"file: {path}")
     print(f"model: {spec.name} ({spec.preset}); options: {spec.options or '{}'}")
     print(f"charset: {spec.charset.name}, {len(spec.charset.symbols)} symbols, up to {spec.charset.max_length} "

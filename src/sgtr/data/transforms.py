@@ -43,17 +43,52 @@ def fitted_width(size: tuple[int, int], height: int, width: int) -> int:
     return max(1, min(width, math.ceil(height * w / max(h, 1))))
 
 
-def resize_image(image: Image.Image, height: int, width: int, keep_ratio: bool = False) -> np.ndarray:
+# How an image is scaled to the model's input: "antialias" is Pillow's bilinear filter, which widens its support when
+# shrinking (every source pixel counts); "linear" samples the 2x2 neighbours of each output pixel's centre only, as
+# OpenCV's INTER_LINEAR does — the resize PaddleOCR trains and reads with, so an imported PP-OCR network reads exactly
+# as in RapidOCR with it (docs/pretrained.md).
+RESAMPLE = ("antialias", "linear")
+
+
+def resize_image(image: Image.Image, height: int, width: int, keep_ratio: bool = False,
+                 resample: str = "antialias") -> np.ndarray:
     """``height``×``width`` uint8 RGB. Stretched (the paper's training), or with ``keep_ratio`` scaled to ``height``
     with the aspect ratio kept, squeezed only when wider than ``width``, and padded on the right with grey."""
-    if not keep_ratio:
-        if image.size != (width, height):
-            image = image.resize((width, height), Image.BILINEAR)
-        return np.asarray(image, dtype=np.uint8)
-    fitted = fitted_width(image.size, height, width)
+    fitted = fitted_width(image.size, height, width) if keep_ratio else width
+    if resample == "linear":
+        scaled = linear_resize(np.asarray(image, dtype=np.uint8), height, fitted)
+    elif resample == "antialias":
+        same = image.size == (fitted, height)
+        scaled = np.asarray(image if same else image.resize((fitted, height), Image.BILINEAR), dtype=np.uint8)
+    else:
+        raise ValueError(f"resample must be one of {', '.join(RESAMPLE)}, got {resample!r}")
+    if fitted == width:
+        return scaled
     canvas = np.full((height, width, 3), PAD_VALUE, dtype=np.uint8)
-    canvas[:, :fitted] = np.asarray(image.resize((fitted, height), Image.BILINEAR), dtype=np.uint8)
+    canvas[:, :fitted] = scaled
     return canvas
+
+
+def linear_resize(array: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(h, w, C) uint8 → (height, width, C) by plain bilinear interpolation at pixel centres, edges clamped
+    (OpenCV's INTER_LINEAR convention; it rounds in fixed point, so the two differ by at most a grey level)."""
+    rows, row_weight = _taps(array.shape[0], height)
+    cols, col_weight = _taps(array.shape[1], width)
+    row_weight, col_weight = row_weight[:, None, None], col_weight[None, :, None]
+    pixels = array.astype(np.float32)
+    top = pixels[rows[0]][:, cols[0]] * (1 - col_weight) + pixels[rows[0]][:, cols[1]] * col_weight
+    bottom = pixels[rows[1]][:, cols[0]] * (1 - col_weight) + pixels[rows[1]][:, cols[1]] * col_weight
+    out = top * (1 - row_weight) + bottom * row_weight
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _taps(source: int, target: int) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """For each of ``target`` output positions: the two source indices it interpolates and the second's weight."""
+    position = np.clip((np.arange(target) + 0.5) * (source / target) - 0.5, 0, source - 1)
+    low = np.floor(position).astype(np.int64)
+    high = np.minimum(low + 1, source - 1)
+    weight = (position - low).astype(np.float32)
+    return (low, high), weight
 
 
 def resize_mask(mask: np.ndarray, size: tuple[int, int], height: int, width: int, keep_ratio: bool) -> np.ndarray:
@@ -88,9 +123,9 @@ class Prepare:
     """
 
     def __init__(self, charset: Charset, height: int, width: int, clean: Callable[[str], str] | None = None,
-                 augment: Augment | None = None, keep_ratio: bool = False):
+                 augment: Augment | None = None, keep_ratio: bool = False, resample: str = "antialias"):
         self.charset, self.height, self.width, self.clean, self.augment = charset, height, width, clean, augment
-        self.keep_ratio = keep_ratio
+        self.keep_ratio, self.resample = keep_ratio, resample
 
     def __call__(self, sample: Sample | Skip) -> PreparedSample | Skip:
         if isinstance(sample, Skip):
@@ -101,7 +136,7 @@ class Prepare:
             ids = self.charset.encode(label)
         except LabelError as exc:
             return Skip(sample.key, f"{exc} (label {sample.label!r})")
-        image = resize_image(sample.image, self.height, self.width, self.keep_ratio)
+        image = resize_image(sample.image, self.height, self.width, self.keep_ratio, self.resample)
         positions = None
         if sample.mask is not None and label == original:
             positions = resize_mask(instance_to_position(sample.mask, label), sample.image.size, self.height,

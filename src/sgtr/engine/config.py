@@ -22,6 +22,7 @@ import yaml
 
 from sgtr.data.augment import AugmentPolicy
 from sgtr.data.charset import PRESETS as CHARSET_PRESETS
+from sgtr.data.transforms import RESAMPLE
 from sgtr.models.factory import MODELS
 
 
@@ -43,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
         "height": 32,
         "width": 128,
         "keep_ratio": False,  # scale to height keeping the aspect ratio, pad to width (the PP-OCR geometry)
+        "resample": "antialias",  # the resize filter: antialias (Pillow's) or linear (OpenCV's, as PaddleOCR trains)
         # Training sources: a list of {path, ratio}; each path is an LMDB tree, a labels.tsv folder or a gt.txt.
         "train": [],
         # Validation sets by name: the synthetic split and any real sets (never trained on).
@@ -249,6 +251,7 @@ RULES: dict[str, Rule] = {
     "data.height": whole(1),
     "data.width": whole(1),
     "data.keep_ratio": flag,
+    "data.resample": choice(*RESAMPLE),
     "data.train": train_sources,
     "data.val": val_sets,
     "data.batch_size": whole(1),

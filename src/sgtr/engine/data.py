@@ -32,7 +32,8 @@ def train_loader(config: dict, charset: Charset, seed: int) -> DataLoader:
             raise ConfigError(f"data.train[{i}].path: {source['path']} holds no samples")
     policy = AugmentPolicy.from_config(data["augment"])
     prepare = Prepare(charset, data["height"], data["width"], clean=protocol_for(charset).clean,
-                      augment=Augment(policy) if policy.active else None, keep_ratio=data["keep_ratio"])
+                      augment=Augment(policy) if policy.active else None, keep_ratio=data["keep_ratio"],
+                      resample=data["resample"])
     dataset = PreparedDataset(ConcatDataset(readers), prepare)
     sampler = RatioBatchSampler([len(r) for r in readers], [float(s.get("ratio", 1.0)) for s in sources],
                                 data["batch_size"], seed=seed)
@@ -58,7 +59,8 @@ def _evenly_spaced(dataset: Dataset, limit: int | None) -> Dataset:
 def val_loaders(config: dict, charset: Charset) -> tuple[list[str], list[DataLoader]]:
     data = config["data"]
     protocol = protocol_for(charset)
-    prepare = Prepare(charset, data["height"], data["width"], clean=protocol.clean, keep_ratio=data["keep_ratio"])
+    prepare = Prepare(charset, data["height"], data["width"], clean=protocol.clean, keep_ratio=data["keep_ratio"],
+                      resample=data["resample"])
     names, loaders = [], []
     for name, path in data["val"].items():
         dataset = PreparedDataset(_evenly_spaced(open_source(path, f"data.val.{name}"), data["val_limit"]), prepare)

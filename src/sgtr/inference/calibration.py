@@ -22,15 +22,16 @@ from sgtr.inference.stream import expand_inputs, prepared_batches
 from sgtr.progress import bar
 
 
-def gather_calibration(inputs: Iterable[str], input_size: tuple[int, int], limit: int, keep_ratio: bool = False
-                       ) -> tuple[np.ndarray | None, list[Skip]]:
+def gather_calibration(inputs: Iterable[str], input_size: tuple[int, int], limit: int, keep_ratio: bool = False,
+                       resample: str = "antialias") -> tuple[np.ndarray | None, list[Skip]]:
     """The first ``limit`` images named by ``inputs``, preprocessed to ``input_size`` (as the model reads them:
     stretched, or with ``keep_ratio`` aspect kept and padded) as one (N, H, W, 3) uint8 array (None when none was
     readable), and the inputs or images that could not be used."""
     paths, skipped = expand_inputs(inputs)
     arrays = []
     progress = bar(total=min(limit, len(paths)), desc="calibration images")
-    for batch in prepared_batches(paths[:limit], Preprocessor(input_size, keep_ratio=keep_ratio), 64, 0):
+    prepare = Preprocessor(input_size, keep_ratio=keep_ratio, resample=resample)
+    for batch in prepared_batches(paths[:limit], prepare, 64, 0):
         progress.update(len(batch))
         for _, item in batch:
             if isinstance(item, Skip):

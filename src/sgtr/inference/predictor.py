@@ -79,7 +79,7 @@ class Recognizer:
         return self.spec.input_size
 
     def preprocessor(self, rotate_vertical: bool = False) -> Preprocessor:
-        return Preprocessor(self.input_size, rotate_vertical, self.spec.keep_ratio)
+        return Preprocessor(self.input_size, rotate_vertical, self.spec.keep_ratio, self.spec.resample)
 
     def predict(self, images: ImageInput | Iterable[ImageInput], *, branches: bool = False,
                 whitelist: Iterable[str] | None = None, lexicon: Lexicon | Iterable[str] | None = None,

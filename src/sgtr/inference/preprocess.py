@@ -4,8 +4,9 @@ Inputs are file paths (decoded by ``sgtr.data.images.load_image``: EXIF-upright,
 ``BadImage``), NumPy arrays (H×W or H×W×1 gray, H×W×3 RGB — not OpenCV's BGR — all uint8) or PIL images of any mode.
 
 Every image is brought to the input size the model was trained at exactly as in training
-(``sgtr.data.transforms.resize_image``, bilinear): stretched for models trained stretched, or scaled to the height
-with the aspect ratio kept and padded on the right for models whose spec says ``keep_ratio`` (the PP-OCR geometry).
+(``sgtr.data.transforms.resize_image``, bilinear, with the filter the spec's ``resample`` names): stretched for
+models trained stretched, or scaled to the height with the aspect ratio kept and padded on the right for models whose
+spec says ``keep_ratio`` (the PP-OCR geometry).
 Besides that, with ``rotate_vertical``, a crop taller than
 ``VERTICAL_RATIO`` times its width — likely a word written along its long side — is also read turned by +90° and
 −90°, and the predictor keeps whichever of the three readings is most confident. The unturned reading stays a
@@ -65,15 +66,17 @@ class Prepared:
 
 
 class Preprocessor:
-    def __init__(self, input_size: tuple[int, int], rotate_vertical: bool = False, keep_ratio: bool = False):
+    def __init__(self, input_size: tuple[int, int], rotate_vertical: bool = False, keep_ratio: bool = False,
+                 resample: str = "antialias"):
         self.input_size, self.rotate_vertical, self.keep_ratio = input_size, rotate_vertical, keep_ratio
+        self.resample = resample
 
     def __call__(self, image: ImageInput) -> Prepared:
         img = to_rgb(image)
         h, w = self.input_size
         turns = TURNS if self.rotate_vertical and img.height > VERTICAL_RATIO * img.width else TURNS[:1]
         turned = [img.rotate(t, expand=True) if t else img for t in turns]
-        return Prepared(np.stack([resize_image(image, h, w, self.keep_ratio) for image in turned]),
+        return Prepared(np.stack([resize_image(image, h, w, self.keep_ratio, self.resample) for image in turned]),
                         turns)
 
 

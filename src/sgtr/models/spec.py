@@ -19,6 +19,7 @@ from torch import nn
 
 from sgtr import __version__
 from sgtr.data.charset import Charset
+from sgtr.data.transforms import RESAMPLE
 from sgtr.models.factory import build_model
 from sgtr.models.state_names import upgrade_state
 from sgtr.serialization import CheckpointError
@@ -39,6 +40,9 @@ class ModelSpec:
     preset: str = "small"
     options: dict[str, Any] = field(default_factory=dict)
     keep_ratio: bool = False
+    # The resize filter (``sgtr.data.transforms.RESAMPLE``): "antialias" (sgtr's own) or "linear" (OpenCV's, as
+    # PaddleOCR's networks were trained).
+    resample: str = "antialias"
     # Word confidences are read from softmax(logits / temperature): fitted on held-back data by
     # ``sgtr.evaluation.calibration`` so that a confidence of 0.9 is right about 90% of the time (the argmax, so the
     # text, does not change).
@@ -52,7 +56,8 @@ class ModelSpec:
         """The model a training config describes (its ``model`` and ``data`` sections), over ``charset``."""
         model, data = config["model"], config["data"]
         return cls(model["name"], charset, (int(data["height"]), int(data["width"])), model.get("preset", "small"),
-                   dict(model.get("options") or {}), bool(data.get("keep_ratio", False)))
+                   dict(model.get("options") or {}), bool(data.get("keep_ratio", False)),
+                   str(data.get("resample", "antialias")))
 
     @classmethod
     def from_training(cls, config: dict, charset: dict) -> "ModelSpec":
@@ -64,7 +69,7 @@ class ModelSpec:
         return json.dumps({"format": f"sgtr-{kind}", "format_version": FORMAT_VERSION, "sgtr_version": __version__,
                            "model": {"name": self.name, "preset": self.preset, "options": self.options},
                            "charset": self.charset.to_config(), "input_size": list(self.input_size),
-                           "keep_ratio": self.keep_ratio,
+                           "keep_ratio": self.keep_ratio, "resample": self.resample,
                            "temperature": self.temperature, **extra})
 
     @classmethod
@@ -87,7 +92,9 @@ class ModelSpec:
             height, width = (int(v) for v in meta["input_size"])
             spec = cls(str(model["name"]), Charset.from_config(meta["charset"]), (height, width),
                        str(model["preset"]), dict(model["options"]), bool(meta.get("keep_ratio", False)),
-                       float(meta.get("temperature", 1.0)))
+                       str(meta.get("resample", "antialias")), float(meta.get("temperature", 1.0)))
+            if spec.resample not in RESAMPLE:
+                raise ValueError(f"resample {spec.resample!r} is not one of {', '.join(RESAMPLE)}")
         except CheckpointError:
             raise
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
