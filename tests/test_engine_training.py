@@ -84,6 +84,12 @@ def test_resume_continues_step_count_and_optimizer_state(data, tmp_path):
     assert adam_steps == {6.0}  # 4 restored + 2 new; a restart from scratch would say 2
 
 
+def test_the_steps_after_the_last_multiple_of_val_every_are_saved(data, tmp_path):
+    out = tmp_path / "run"
+    train(tiny_config(data, out, max_steps=3, val_every=2))
+    assert load_safe(out / "checkpoints" / "last.ckpt")["global_step"] == 3
+
+
 def test_resume_with_another_length_is_refused_with_advice(data, tmp_path):
     out = tmp_path / "run"
     train(tiny_config(data, out, max_steps=2, val_every=2))

@@ -163,6 +163,10 @@ def train(config: dict, resume: str | None = None, callbacks: list[Callback] = (
     )
     trainer.fit(system, train_dataloaders=train_dl, val_dataloaders=val_dls or None,
                 ckpt_path=resume, weights_only=True)
+    if trainer.global_step % trainer_cfg["val_every"]:
+        # The last steps after the final multiple of val_every would otherwise be trained and never saved. Every
+        # rank calls this: the strategy writes on rank 0 only.
+        trainer.save_checkpoint(ckpt_dir / "last.ckpt")
     if trainer.is_global_zero:
         png = plot_training_curves(out / "csv", out / "training_curves.png")
         if png:
