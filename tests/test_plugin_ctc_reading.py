@@ -9,6 +9,7 @@ import torch
 from sgtr.data.charset import Charset
 from sgtr.models.decoding import decode
 from sgtr.models.factory import build_model
+from sgtr.models.output import Targets
 
 CHARSET = Charset.from_spec("36", max_length=8)
 CRNN = {"widths": (8, 16, 16, 32), "depths": (1, 1, 1, 1), "hidden": 16, "layers": 1}
@@ -28,3 +29,12 @@ def test_reading_fusion_starts_at_the_hosts_ctc_reading():
 def test_unknown_ctc_fusion_is_refused():
     with pytest.raises(ValueError, match="ctc_fusion"):
         build_model("crnn", CHARSET, gtr=True, plugin={"ctc_fusion": "vote"}, **CRNN)
+
+
+def test_a_reading_shorter_than_its_label_gives_a_bounded_fused_loss():
+    torch.manual_seed(0)
+    model = build_model("crnn", CHARSET, gtr=True, plugin={"ctc_fusion": "reading",
+                                                          "schedule": {"fusion_from_lm": True}}, **CRNN)
+    images = torch.rand(4, 3, 32, 128) * 2 - 1
+    out = model(images, Targets(CHARSET.encode_batch(["abcdefgh"] * 4)))  # an untrained host reads (almost) nothing
+    assert float(out.losses["fused"]) < 25

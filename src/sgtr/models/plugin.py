@@ -69,9 +69,11 @@ DEFAULT_WEIGHTS = {"host": 1.0, "gtr": 1.0, "fused": 1.0, "slots": 1.0, "mutual"
 
 HOST_ATTRIBUTES = ("feature_channels", "hidden_width", "language_branch", "has_order_maps")
 
-# Log-probability of the non-EOS classes at the steps after a CTC reading ends: exp() of it is 0 in float32, and it is
-# finite, so multiplying it by 0 stays 0 (−inf would give NaN).
-IMPOSSIBLE = -1e4
+# Log-probability of the non-EOS classes at the steps after a CTC reading ends: e^-20 ≈ 2e-9, too small to change a
+# reading, and finite, so multiplying it by 0 stays 0 (−inf would give NaN). Not lower: where a reading is shorter than
+# its label the fused loss sums −ABSENT_LOG_PROB per missing character; at −1e4 an untrained host's batch logged a
+# fused loss near 9,000 that buried every other term on the training curves (the gradients are the same either way).
+ABSENT_LOG_PROB = -20.0
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,7 @@ def ctc_steps(frame_logits: Tensor, steps: int) -> Tensor:
     assign = (emitted[..., None] & (slot[..., None] == step)).to(log_probs.dtype)  # (B, F, T)
     read = torch.einsum("bft,bfk->btk", assign, log_probs)
     classes = torch.arange(log_probs.shape[-1], device=ids.device)
-    eos = torch.where(classes == EOS_ID, 0.0, IMPOSSIBLE)
+    eos = torch.where(classes == EOS_ID, 0.0, ABSENT_LOG_PROB)
     return read + (1 - assign.sum(dim=1))[..., None] * eos
 
 
