@@ -10,13 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from sgtr.data.batching import Targets
 from sgtr.data.charset import Charset
 from sgtr.data.datasets import LmdbDataset
-from sgtr.data.labels import LabelledPath
-from sgtr.data.lmdb_writer import create_lmdb
 from sgtr.engine.config import load_config
 from sgtr.engine.data import train_loader
 from sgtr.engine.trainer import train
@@ -24,7 +21,7 @@ from sgtr.models.factory import build_model
 from sgtr.models.losses import sequence_loss, sequence_nll
 from sgtr.synth.config import SynthConfig
 from sgtr.synth.render import SynthGenerator
-from sgtr.synth.writer import write_shard
+from tests.helpers.engine import masked_and_plain
 from tests.helpers.models import TINY_MODEL
 from tests.helpers.render import font
 
@@ -48,16 +45,7 @@ def sources(tmp_path_factory) -> tuple[Path, Path]:
     words = root / "words.txt"
     words.write_text("\n".join(WORDS), encoding="utf-8")
     generator = SynthGenerator.build(SynthConfig(CHARSET, seed=3, font_dirs=(font(),), words_file=str(words)))
-    write_shard(generator, root / "synth", SAMPLES)
-    (root / "crops").mkdir()
-    items = []
-    for i in range(SAMPLES):
-        rendered = generator.render(1000 + i)
-        path = root / "crops" / f"{i}.png"
-        Image.fromarray(rendered.image).save(path)
-        items.append(LabelledPath(path, rendered.label, f"crops:{i}"))
-    create_lmdb(items, root / "mj")
-    return root / "synth", root / "mj"
+    return masked_and_plain(generator, root, SAMPLES, first_plain=1000)
 
 
 def config(out: Path, train_sources: str, *extra: str) -> dict:

@@ -12,11 +12,8 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-from PIL import Image
 
 from sgtr.data.charset import Charset
-from sgtr.data.labels import LabelledPath
-from sgtr.data.lmdb_writer import create_lmdb
 from sgtr.engine.config import ConfigError, load_config
 from sgtr.engine.system import RecognitionSystem
 from sgtr.engine.trainer import train
@@ -26,7 +23,7 @@ from sgtr.models.losses import mask_losses
 from sgtr.models.output import Targets
 from sgtr.synth.config import SynthConfig
 from sgtr.synth.render import SynthGenerator
-from sgtr.synth.writer import write_shard
+from tests.helpers.engine import masked_and_plain
 from tests.helpers.models import TINY_MODEL
 from tests.helpers.render import font, render_batch
 from tests.test_configs import SPLIT_VAL, touches_benchmarks
@@ -77,16 +74,7 @@ def sources(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("paper_data")
     charset = Charset.from_spec("62")
     generator = SynthGenerator.build(SynthConfig(charset, seed=5, font_dirs=(font(),)))
-    write_shard(generator, root / "synth", 4)
-    (root / "crops").mkdir()
-    items = []
-    for i in range(4):
-        rendered = generator.render(100 + i)
-        path = root / "crops" / f"{i}.png"
-        Image.fromarray(rendered.image).save(path)
-        items.append(LabelledPath(path, rendered.label, f"crops:{i}"))
-    create_lmdb(items, root / "plain")
-    return root / "synth", root / "plain"
+    return masked_and_plain(generator, root, 4, first_plain=100)
 
 
 @pytest.mark.slow

@@ -3,20 +3,14 @@ baseline row with their intervals, and the seed spread."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_table.py"
+from tests.helpers.scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def train_table():
-    spec = importlib.util.spec_from_file_location("train_table", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("train_table")
 
 
 def result(flags_by_set: dict[str, list[bool]]) -> dict:
