@@ -13,7 +13,7 @@ from sgtr.data.charset import PRESETS, Charset
 from sgtr.data.sample import Sample
 from sgtr.synth.config import Effects, SynthConfig
 from sgtr.synth.dataset import SynthDataset
-from sgtr.synth.fonts import FontLibrary, GlyphCache, coverage
+from sgtr.synth.fonts import COLLECTION_CAP, FontLibrary, GlyphCache, coverage, draw_weights
 from sgtr.synth.render import SynthError, SynthGenerator
 from sgtr.synth.text import TextError, TextSource, parse_mix
 
@@ -241,3 +241,12 @@ def test_dataset_yields_samples_with_masks(generator, rendered):
 def test_dataset_index_past_the_end_raises_index_error(generator):
     with pytest.raises(IndexError):
         SynthDataset(generator, 4)[4]
+
+
+def test_no_font_collection_outweighs_its_cap_of_families():
+    big = [f"/fonts/display/f{i}.ttf" for i in range(100)]  # one package of 100 one-face families
+    small = ["/fonts/serif/a.ttf", "/fonts/serif/b.ttf", "/fonts/sans/c.ttf"]  # a 2-face family and a 1-face one
+    weights = draw_weights(big + small, [f"D{i}" for i in range(100)] + ["Serif", "Serif", "Sans"])
+    share = weights / weights.sum()
+    assert share[:100].sum() == pytest.approx(COLLECTION_CAP / (COLLECTION_CAP + 2))
+    assert share[100] == pytest.approx(share[101]) and share[100] + share[101] == pytest.approx(share[102])

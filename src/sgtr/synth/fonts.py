@@ -32,6 +32,8 @@ SMALL_CAPS_FAMILIES = ("smallcaps", "smcp")
 # A face covering less than this share of the alphabet is a script or symbol face that only borrows a few Latin
 # glyphs; keeping it would make those few characters look odd far more often than other faces' glyphs.
 MIN_COVERAGE = 0.5
+# The most families one collection (font folder, i.e. one Debian package) counts for in the draw (`draw_weights`).
+COLLECTION_CAP = 20
 COVERAGE_SIZE = 24
 X_HEIGHT_LETTERS = "acemnorsuvwxz"
 # Letters covering more of their box than this are drawn light on a dark box (OCR-B's boxed variants): not text.
@@ -185,13 +187,11 @@ class FontLibrary:
     covers: np.ndarray  # (faces, len(alphabet)) bool
     skips: list[Skip] = field(default_factory=list)
     _char_index: dict[str, int] = field(init=False, repr=False)
-    _family_size: np.ndarray = field(init=False, repr=False)
+    _weight: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._char_index = {c: i for i, c in enumerate(self.alphabet)}
-        _, inverse, counts = np.unique(np.array(self.families, dtype=object), return_inverse=True,
-                                           return_counts=True)
-        self._family_size = counts[inverse].astype(np.float64) if len(self.families) else np.zeros(0)
+        self._weight = draw_weights(self.paths, self.families)
 
     @classmethod
     def scan(cls, dirs: Sequence[str | Path], alphabet: str) -> "FontLibrary":
@@ -221,13 +221,30 @@ class FontLibrary:
         return np.flatnonzero(self.covers[:, idx].all(axis=1))
 
     def choose(self, text: str, rng: np.random.Generator) -> int | None:
-        """A face for ``text``, every covering family equally likely (Noto alone has dozens of faces), or None."""
+        """A face for ``text`` drawn by ``draw_weights`` among the faces that cover it, or None."""
         faces = self.faces_for(text)
         if len(faces) == 0:
             return None
-        cumulative = np.cumsum(1.0 / self._family_size[faces])
+        cumulative = np.cumsum(self._weight[faces])
         return int(faces[min(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"),
                              len(faces) - 1)])
+
+
+def draw_weights(paths: Sequence[str], families: Sequence[str]) -> np.ndarray:
+    """How often each face is drawn: every family alike (Noto alone has dozens of faces), except that no collection
+    — the folder a face lies in, one Debian font package — weighs more than ``COLLECTION_CAP`` families. Without the
+    cap, one package of 353 one-face display families (fonts-aenigma) drew about half of all words."""
+    if not len(paths):
+        return np.zeros(0)
+    _, family_of, family_size = np.unique(np.array(families, dtype=object), return_inverse=True,
+                                          return_counts=True)
+    folders = np.array([str(Path(p).parent) for p in paths], dtype=object)
+    _, folder_of = np.unique(folders, return_inverse=True)
+    # families per collection, each family counted once (in the collection of its first face)
+    first_face = np.unique(family_of, return_index=True)[1]
+    collection_families = np.bincount(folder_of[first_face], minlength=folder_of.max() + 1)
+    cap = np.minimum(1.0, COLLECTION_CAP / np.maximum(collection_families[folder_of], 1))
+    return cap / family_size[family_of]
 
 
 @lru_cache(maxsize=8)
