@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sgtr.cli.errors import CommandError
 
-CALIBRATION_LIMIT = 512
+CALIBRATION_LIMIT = 2048
 
 
 def register(subparsers) -> None:
