@@ -9,11 +9,11 @@ over segmentation and order probabilities, and int8 steps there would reorder ne
 
 Activation ranges come from calibration images the caller gives: word crops like the ones the model will read
 (from several sets; the more, the steadier the ranges: ``sgtr export --int8 --calibration PATH...`` takes up to
-2,048). Each range covers the central
-``PERCENTILE`` % of the values met, not their extremes: a few outlying activations would otherwise stretch the int8
-steps over values that almost never occur. The result is an ordinary ``export_onnx`` file — same inputs, outputs and
-``sgtr`` metadata — so ``sgtr read --runtime onnx`` and ``Recognizer`` take it as is. Int8 costs some agreement with
-the float model; ``tests/test_onnx.py`` bounds it on the bundled samples, ``tests/test_int8.py`` checks the rules.
+2,048). Each range covers the central ``PERCENTILE`` % of the values met, not their extremes: a few outlying
+activations would otherwise stretch the int8 steps over values that almost never occur. The result is an ordinary
+``export_onnx`` file — same inputs, outputs and ``sgtr`` metadata — so ``sgtr read --runtime onnx`` and
+``Recognizer`` take it as is. Int8 costs some agreement with the float model; ``tests/test_onnx.py`` bounds it on the
+bundled samples, ``tests/test_int8.py`` checks the rules.
 """
 
 from __future__ import annotations
