@@ -83,6 +83,16 @@ def test_sgtr_train_names_a_training_source_that_cannot_be_opened(tmp_path, caps
     assert "\n" not in err
 
 
+def test_sgtr_train_names_a_label_file_line_with_too_many_columns(tmp_path, capsys):
+    labels = tmp_path / "set" / "labels.tsv"
+    labels.parent.mkdir()
+    labels.write_text("a.png\tword\textra\n", encoding="utf-8")
+    code = main(["train", "configs/vr_small.yaml", f"data.train=[{{path: {labels.parent}}}]", "data.val={}",
+                 f"trainer.out={tmp_path / 'run'}"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and str(labels) in err and "tab-separated columns" in err and "\n" not in err
+
+
 def test_sgtr_train_keeps_the_traceback_of_an_error_that_is_not_sgtrs(monkeypatch):
     def broken(config, resume=None):
         raise ValueError("a bug inside the engine")
