@@ -76,8 +76,7 @@ def linear_resize(array: np.ndarray, height: int, width: int) -> np.ndarray:
     cols, col_weight = _taps(array.shape[1], width)
     row_weight, col_weight = row_weight[:, None, None], col_weight[None, :, None]
     pixels = array.astype(np.float32)
-    top = pixels[rows[0]][:, cols[0]] * (1 - col_weight) + pixels[rows[0]][:, cols[1]] * col_weight
-    bottom = pixels[rows[1]][:, cols[0]] * (1 - col_weight) + pixels[rows[1]][:, cols[1]] * col_weight
+    top, bottom = (pixels[r][:, cols[0]] * (1 - col_weight) + pixels[r][:, cols[1]] * col_weight for r in rows)
     out = top * (1 - row_weight) + bottom * row_weight
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
