@@ -216,7 +216,7 @@ def test_hosts_missing_contract_attributes_are_named():
     ({"colour": 1}, "unknown plug-in option"),
     ({"graph": {"depth": 2}}, "unknown graph option.*neighbours"),
     ({"weights": {"lm": 1.0}}, "unknown loss weight.*slots"),
-    ({"fusion": "concat"}, "unknown fusion 'concat'.*gated, average, glu"),
+    ({"fusion": "concat"}, "unknown fusion 'concat'.*gated, mixture, average, glu"),
 ])
 def test_bad_plugin_options_are_refused_with_the_valid_ones(options, message):
     with pytest.raises(ValueError, match=message):

@@ -132,7 +132,7 @@ def test_mutual_learning_is_a_symmetric_kl_with_detached_targets():
     ({"language": {"size": 2}}, "unknown language option.*width"),
     ({"vr": {"size": 2}}, "unknown VR config field"),
     ({"weights": {"ctc": 1.0}}, "unknown loss weight.*mutual"),
-    ({"fusion": "concat"}, "unknown fusion 'concat'.*gated, average, glu"),
+    ({"fusion": "concat"}, "unknown fusion 'concat'.*gated, mixture, average, glu"),
     ({"gtr": False}, "mutual learning needs both"),
     ({"lm": False, "gtr": False, "mutual": False}, "use model 'vr'"),
 ])
@@ -193,6 +193,24 @@ def test_evaluate_prints_one_table_per_branch(tmp_path, capsys):
     sources = [line.split(". Protocol")[0] for line in capsys.readouterr().out.splitlines()
                if line.startswith("Source:")]
     assert sources == [f"Source: sgtr.safetensors{b}" for b in ("", " [vr]", " [lm]", " [gtr]", " [fused]")]
+
+
+def test_evaluate_writes_one_json_per_branch_that_compare_pairs(tmp_path, capsys):
+    spec = ModelSpec("sgtr", CHARSET, (32, 128), "small", TINY)
+    weights = write_weights(spec.build().eval(), spec, tmp_path / "sgtr.safetensors")
+    words = ["abc", "hello", "x1"]
+    folder = tmp_path / "words"
+    folder.mkdir()
+    for i, word in enumerate(words):
+        Image.fromarray(render_word(word)[0]).save(folder / f"{i}.png")
+    (folder / "labels.tsv").write_text("".join(f"{i}.png\t{w}\n" for i, w in enumerate(words)), encoding="utf-8")
+    out = tmp_path / "scores.json"
+    assert main(["evaluate", str(weights), str(folder), "--branches", "--json", str(out)]) == 0
+    written = sorted(p.name for p in tmp_path.glob("scores*.json"))
+    assert written == sorted(["scores.json", *(f"scores.{b}.json" for b in ("vr", "lm", "gtr", "fused"))])
+    capsys.readouterr()
+    assert main(["compare", str(out), str(tmp_path / "scores.lm.json")]) == 0
+    assert "mean" in capsys.readouterr().out
 
 
 @pytest.mark.slow

@@ -48,7 +48,8 @@ def register(subparsers) -> None:
     p.add_argument("--workers", type=non_negative_int, default=0, metavar="N", help="data-loading worker processes")
     p.add_argument("--limit", type=positive_int, metavar="N", help="score only the first N samples of each set")
     p.add_argument("--json", type=Path, metavar="FILE",
-                   help="write the full result as JSON, with every scored sample's reading (for sgtr compare)")
+                   help="write the full result as JSON, with every scored sample's reading (for sgtr compare); "
+                        "with --branches also FILE.BRANCH.json per branch")
     p.add_argument("--errors", type=Path, metavar="FILE", help="write each wrong prediction as a JSON line")
     p.add_argument("--branches", action="store_true",
                    help="with a model: also one table per branch of the model (e.g. vr, lm, gtr, fused), from "
@@ -147,16 +148,20 @@ def run(args: argparse.Namespace) -> int:
     _check_scored([(s.name, s.scored) for s in result.sets if s.name not in empty_sets],
                   "no readable sample with a non-empty label")
     print(to_markdown(result), end="")
+    results = {args.json: result} if args.json is not None else {}
     for branch, readings in getattr(source, "branch_readings", {}).items():
         replay = RecordedBranch(f"{source.name} [{branch}]", readings)
-        print("\n" + to_markdown(evaluate(sets, replay, get_protocol(args.protocol), batch_size=args.batch_size,
-                                          workers=args.workers, limit=args.limit)), end="")
+        branch_result = evaluate(sets, replay, get_protocol(args.protocol), batch_size=args.batch_size,
+                                 workers=args.workers, limit=args.limit)
+        print("\n" + to_markdown(branch_result), end="")
+        if args.json is not None:  # FILE.json → FILE.BRANCH.json: branches compared pairwise with ``sgtr compare``
+            results[args.json.with_name(f"{args.json.stem}.{branch}{args.json.suffix}")] = branch_result
     print(skips.summary(), file=sys.stderr)
-    if args.json is not None:
+    for path, scored in results.items():
         try:
-            write_json(result, args.json)
+            write_json(scored, path)
         except OSError as exc:
-            raise CommandError(f"{args.json}: {exc.strerror}") from None
+            raise CommandError(f"{path}: {exc.strerror}") from None
     return 0
 
 

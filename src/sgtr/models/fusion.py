@@ -1,8 +1,8 @@
 """Dynamic fusion of the LM and GTR branches into S-GTR's final prediction, and its ablation variants.
 
 Every fusion is called as ``fusion(lm_logits, lm_hidden, gtr_logits, gtr_hidden)`` with logits (B, T, K) and hidden
-states (B, T, d_L) / (B, T, d_G), and returns the fused logits Z_F (B, T, K) and, for the gated form, the gate's mean
-over channels (B, T) (how much each step trusts the LM; 1 − it, GTR), else None.
+states (B, T, d_L) / (B, T, d_G), and returns the fused logits Z_F (B, T, K) and, for the gated and mixture forms, the gate (B, T) (how much each step
+trusts the LM; 1 − it, GTR; the gated form's mean over channels), else None.
 
 * ``gated`` (default): g = σ(W_f [S_L ; H'_G] + b_f), H'_G = Linear(H_G) to the LM's width,
   S_F = g ⊙ S_L + (1 − g) ⊙ H'_G, Z_F = W_cls S_F — the SRN/ABINet gated unit on hidden states. With
@@ -12,6 +12,12 @@ over channels (B, T) (how much each step trusts the LM; 1 − it, GTR), else Non
   plain form could match them). The gate keeps its meaning — g = 1 gives the LM's output — and the capacity is the
   plain form's plus a term in S_L. The classifier learns from the first step; the gate and the projection, which get
   no gradient while W_cls is zero, from the second (the zero-initialised residual branch of ReZero/ControlNet);
+* ``mixture``: per step a mixture of the two branches' distributions, p_F = (1 − w) softmax Z_L + w softmax Z_G,
+  w = α σ(W_w [S_L ; H'_G] + b_w), α ∈ [0, 1] one learned scalar starting at 0: Z_F = log p_F starts at the LM's
+  reading exactly and can only move towards what GTR reads. The gated unit's classifier maps hidden states to new
+  logits and can output a class neither branch supports; with a strong host and a weaker GTR it did (a frozen
+  PP-OCRv6-small host: on validation its fused output fixed 0 of the host's readings and broke 9, e.g. TELL → TEIL
+  where host and GTR both read TELL). The returned gate is 1 − w, the LM's share, as for ``gated``;
 * ``average``: Z_F = log((softmax Z_L + softmax Z_G) / 2), no parameters (the "simple fusion" ablation row);
 * ``glu``: Z_F = GLU(Linear_{2K→2K}([Z_L ; Z_G])) on logits, as in the official code.
 """
@@ -46,6 +52,22 @@ class GatedFusion(nn.Module):
         return self.classifier(fused), g.mean(dim=-1)
 
 
+class MixtureFusion(nn.Module):
+    def __init__(self, lm_width: int, gtr_width: int):
+        super().__init__()
+        self.project = nn.Linear(gtr_width, lm_width)
+        self.weight = nn.Linear(2 * lm_width, 1)
+        self.scale = nn.Parameter(torch.zeros(()))  # α: 0 at the start, so p_F = the LM's distribution
+
+    def forward(self, lm_logits: Tensor, lm_hidden: Tensor, gtr_logits: Tensor, gtr_hidden: Tensor
+                ) -> tuple[Tensor, Tensor | None]:
+        share = torch.sigmoid(self.weight(torch.cat((lm_hidden, self.project(gtr_hidden)), dim=-1)))
+        w = self.scale.clamp(0, 1) * share  # (B, T, 1); clamp passes the gradient at α = 0
+        mixed = (1 - w) * lm_logits.float().softmax(dim=-1) + w * gtr_logits.float().softmax(dim=-1)
+        # The floor only guards log(0) where a step's probability underflows in both branches.
+        return torch.log(mixed.clamp_min(torch.finfo(mixed.dtype).tiny)), 1 - w.squeeze(-1)
+
+
 class AverageFusion(nn.Module):
     def forward(self, lm_logits: Tensor, lm_hidden: Tensor, gtr_logits: Tensor, gtr_hidden: Tensor
                 ) -> tuple[Tensor, Tensor | None]:
@@ -63,7 +85,7 @@ class GLUFusion(nn.Module):
         return F.glu(self.linear(torch.cat((lm_logits, gtr_logits), dim=-1)), dim=-1), None
 
 
-FUSIONS = ("gated", "average", "glu")
+FUSIONS = ("gated", "mixture", "average", "glu")
 
 
 def build_fusion(kind: str, lm_width: int, gtr_width: int, num_classes: int, from_lm: bool = False) -> nn.Module:
@@ -73,6 +95,8 @@ def build_fusion(kind: str, lm_width: int, gtr_width: int, num_classes: int, fro
         raise ValueError(f"schedule.fusion_from_lm needs the gated fusion, not {kind!r}")
     if kind == "gated":
         return GatedFusion(lm_width, gtr_width, num_classes, from_lm)
+    if kind == "mixture":
+        return MixtureFusion(lm_width, gtr_width)
     if kind == "average":
         return AverageFusion()
     if kind == "glu":

@@ -12,10 +12,13 @@ Tensor flow::
 * **Segmentation head**: 3×3 ConvBNAct + 1×1 conv to K classes, class 0 = background.
 * **Order maps**: a host with per-step attention (TRBA, SRN, ABINet) supplies them; for the others the VR's ordering
   module learns them (``sgtr.models.ordering.OrderHead``): keys from a U-Net over [softmax G ; V], one
-  position-attention query per step.
-* **CTC hosts** (CRNN): the frames are pooled into the T steps with the order maps' column marginals,
+  position-attention query per step. A CTC host may instead give them from its own greedy alignment
+  (``order_source: ctc``, ``ctc_alignment_maps``): learned maps start random, so GTR's nodes sit on the wrong
+  pixels until they are learned — on the PP-OCR host after 750 steps they still drifted off the characters from
+  the third one on, and GTR read 0.1 % — while the alignment is right wherever the host reads right, from step 0.
+* **CTC hosts** (CRNN, PP-OCR): the frames are pooled into the T steps with the order maps' column marginals,
   see ``ctc_slots``. The host's own greedy CTC reading is kept too, laid out step-wise (``ctc_steps``), as branch
-  ``ctc``.
+  ``ctc``; no loss reaches the host's frames through it (it is an argmax alignment).
 * **Fusion**: ``sgtr.models.fusion`` with the host in the language model's place. The gated fusion reads the
   host's ``step_hidden`` when it has one, else a Linear projection of the host's step-aligned probabilities (to GTR's
   width).
@@ -33,9 +36,11 @@ Losses (given ``Targets``; all from ``sgtr.models.losses``), each with a weight 
   character boxes;
 * ``seg`` and, for learned order maps, ``order``: the VR's mask losses (``mask_losses``) on samples
   with character masks (synthetic data). The host's own attention keeps its own supervision;
-* ``slots`` (CTC hosts): cross-entropy of the pooled Z_H, which aligns the order maps with the CTC frames;
+* ``slots`` (CTC hosts with learned order maps): cross-entropy of the pooled Z_H, which aligns the order maps with
+  the CTC frames;
 * ``mutual``: symmetric-KL mutual learning (``mutual_kl``) between GTR and the host's language
-  branch when it has one (SRN, ABINet), else its step-aligned output.
+  branch when it has one (SRN, ABINet), else its step-aligned output (with alignment maps: its reading, through
+  which only GTR learns).
 
 Weights default to 1 for the host, ``gtr``, ``fused``, ``slots`` and ``mutual`` and 0.5 for the segmentation terms
 (the paper's 0.5 on the visual terms; ``order`` is KL on a cross-entropy scale, so not ×0.1, as in the VR).
@@ -74,6 +79,9 @@ HOST_ATTRIBUTES = ("feature_channels", "hidden_width", "language_branch", "has_o
 # its label the fused loss sums −ABSENT_LOG_PROB per missing character; at −1e4 an untrained host's batch logged a
 # fused loss near 9,000 that buried every other term on the training curves (the gradients are the same either way).
 ABSENT_LOG_PROB = -20.0
+# Frames either side of a character's emitting frame that its alignment order map covers (``ctc_alignment_maps``):
+# at the PP-OCR host's W/8 frames, 1 makes a 24-pixel span at height 48, about a character.
+ALIGNMENT_REACH = 1
 
 
 @dataclass(frozen=True)
@@ -85,11 +93,20 @@ class PluginConfig:
     seg_channels: int = 64  # the segmentation head's 3×3 conv
     order_channels: int = 32  # key/query width of learned order maps (hosts without their own)
     order_depth: int = 3  # U-Net levels of their keys
-    fusion: str = "gated"  # gated | average | glu
+    fusion: str = "gated"  # gated | mixture | average | glu (``sgtr.models.fusion``)
     # CTC hosts: what the fusion reads as the host's step-wise output. ``slots``: the frames pooled by the learned
     # order maps (Z_H); ``reading``: the host's own greedy CTC reading laid out step-wise (``ctc_steps``), so a
     # fusion that starts at the host's output starts at exactly what the host reads, whatever the order maps know yet.
     ctc_fusion: str = "slots"
+    # CTC hosts: where the order maps come from. ``learned``: the ordering module (trained by the mask, slot and
+    # segmentation losses); ``ctc``: the host's own greedy alignment (``ctc_alignment_maps``), right wherever the host
+    # reads right from the first step, and needing no character masks.
+    order_source: str = "learned"
+    # CTC hosts: also give the seg head, the order maps and GTR the frames the host's classifier reads
+    # (``extras["frame_features"]``, each column of the grid taking its frame's, every row alike) beside the 2-D
+    # map. The map is what the backbone saw before the host's sequence model; the frames carry the word's context,
+    # and on them a node is as easy to classify as the host's own frame.
+    frame_features: bool = False
     mutual: bool = True
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     eps: float = 1e-6  # log(p + eps) of pooled probabilities (CTC slots, L_V,seq)
@@ -118,11 +135,14 @@ def plugin_config(preset: str = "small", *, graph: dict | None = None, weights: 
         raise ValueError(f"unknown loss weight(s) {', '.join(unknown)}; valid: {', '.join(DEFAULT_WEIGHTS)}")
     if config.ctc_fusion not in ("slots", "reading"):
         raise ValueError(f"ctc_fusion must be 'slots' or 'reading', got {config.ctc_fusion!r}")
+    if config.order_source not in ("learned", "ctc"):
+        raise ValueError(f"order_source must be 'learned' or 'ctc', got {config.order_source!r}")
     if config.fusion not in FUSIONS:
         raise ValueError(f"unknown fusion {config.fusion!r}; choose one of: {', '.join(FUSIONS)}")
     config = replace(config, weights={**DEFAULT_WEIGHTS, **(weights or {})}, schedule=schedule_config(schedule))
     if config.schedule.fusion_from_lm and config.fusion != "gated":
-        raise ValueError("schedule.fusion_from_lm needs the gated fusion")
+        raise ValueError("schedule.fusion_from_lm needs the gated fusion (the mixture starts at the host's output "
+                         "by construction)")
     return config
 
 
@@ -150,6 +170,45 @@ def ctc_slots(frame_logits: Tensor, order_maps: Tensor, eps: float = 1e-6) -> Te
     weights = columns @ interval_overlaps(columns.shape[-1], frame_logits.shape[1], columns.device)
     probs = torch.einsum("btf,bfk->btk", weights, frame_logits.float().softmax(dim=-1))
     return torch.log(probs + eps)
+
+
+def ctc_alignment_maps(frame_logits: Tensor, steps: int, size: tuple[int, int], reach: int = ALIGNMENT_REACH
+                       ) -> Tensor:
+    """Order maps (B, T, H', W') from a CTC host's greedy alignment: step t looks at the frames nearer to its
+    character's emitting frame than to any other's, at most ``reach`` frames away, carried to the W' columns by
+    ``interval_overlaps`` and spread evenly over the H' rows (the segmentation's foreground then picks the character's
+    pixels, ``build_graph``). The steps after the reading's last character look at the frames after its reach — the
+    background after the word, as the VR's EOS map does — or at the whole map when the word reaches the last frame.
+    (Not at every unclaimed frame: the gaps between widely spaced characters are unclaimed too, and an EOS step whose
+    nodes sat in them read a character there.) Each map sums to 1. A function of the frames' argmax: no gradient."""
+    with torch.no_grad():
+        ids = frame_logits.argmax(dim=-1)
+        emitted = ctc_emitting(ids)
+        b, frames = ids.shape
+        frame = torch.arange(frames, device=ids.device)
+        slot = emitted.long().cumsum(dim=1) - 1  # (B, F): the character an emitting frame reads
+        step = torch.arange(steps, device=ids.device)
+        owns = emitted[..., None] & (slot[..., None] == step)  # (B, F, T): frame f emits character t
+        where = (owns.float() * frame[None, :, None]).sum(dim=1)  # (B, T) emitting frame of t
+        present = owns.any(dim=1)  # (B, T)
+        distance = (frame[None, :, None] - where[:, None, :]).abs().masked_fill(~present[:, None, :], torch.inf)
+        nearest = distance.min(dim=-1, keepdim=True)
+        claimed = (distance == nearest.values) & (nearest.values <= reach)  # (B, F, T); ties: both characters
+        last = where.masked_fill(~present, -reach - 1).amax(dim=1, keepdim=True)  # (B, 1); nothing read: all free
+        free = frame > last + reach  # (B, F): the frames after the word
+        free = free | ~free.any(dim=1, keepdim=True)  # none: the whole width
+        # Float operands: ONNX Runtime has no Where on booleans.
+        weights = torch.where(present[:, None, :], claimed.float(), free[..., None].float())  # (B, F, T)
+        columns = weights.transpose(1, 2) @ interval_overlaps(frames, size[1], ids.device)  # (B, T, W')
+        columns = columns / columns.sum(dim=-1, keepdim=True)
+        return (columns[:, :, None, :] / size[0]).expand(b, steps, *size).to(frame_logits.dtype)
+
+
+def frames_on_grid(frames: Tensor, size: tuple[int, int]) -> Tensor:
+    """Frame features (B, F, D) → (B, D, H', W'): each of the W' columns the mean of the frames it overlaps
+    (``interval_overlaps``; both span the image width), the same in every row."""
+    columns = interval_overlaps(size[1], frames.shape[1], frames.device).to(frames.dtype) @ frames  # (B, W', D)
+    return columns.transpose(1, 2)[:, :, None, :].expand(-1, -1, size[0], -1)
 
 
 def ctc_steps(frame_logits: Tensor, steps: int) -> Tensor:
@@ -181,15 +240,19 @@ class GTRPlugin(nn.Module):
                              "needs (see sgtr.models.hosts)")
         self.host = host
         k, self.steps = charset.num_classes, charset.max_steps
-        d = host.feature_channels
+        if config.frame_features and not getattr(host, "frame_channels", 0):
+            raise ValueError(f"frame_features needs a CTC host with frame features; {type(host).__name__} has none")
+        d = host.feature_channels + (host.frame_channels if config.frame_features else 0)
         self.seg_head = nn.Sequential(ConvBNAct(d, config.seg_channels, 3), nn.Conv2d(config.seg_channels, k, 1))
-        self.order = (None if host.has_order_maps
+        self.order = (None if host.has_order_maps or config.order_source == "ctc"
                       else OrderHead(k, d, self.steps, config.order_channels, config.order_depth))
         self.gtr = GTR(k, self.steps, d, config.graph)
         width = host.hidden_width or self.gtr.width
         self.fusion = build_fusion(config.fusion, width, self.gtr.width, k, config.schedule.fusion_from_lm)
-        # The gated fusion mixes hidden states: a host without one is represented by its projected probabilities.
-        self.host_state = nn.Linear(k, width) if config.fusion == "gated" and not host.hidden_width else None
+        # The gated and mixture fusions read hidden states: a host without one is represented by its projected
+        # probabilities.
+        self.host_state = (nn.Linear(k, width) if config.fusion in ("gated", "mixture") and not host.hidden_width
+                           else None)
         self.mutual_scale = 1.0  # mutual learning's weight factor; ``set_step`` moves it along the schedule
         self.base_freeze = Freeze()
 
@@ -204,15 +267,25 @@ class GTRPlugin(nn.Module):
     def forward(self, images: Tensor, targets: Targets | None = None) -> RecognizerOutput:
         host = self.host(images, targets)
         features = self.upsample(host.features)
+        if self.config.frame_features:
+            features = torch.cat((features, frames_on_grid(host.extras["frame_features"], features.shape[-2:])), 1)
         seg_logits = self.seg_head(features)
         seg_probs = channel_softmax(seg_logits)
-        if self.order is not None:
+        aligned = self.config.order_source == "ctc" and not self.host.has_order_maps
+        if aligned and not host.ctc:
+            raise ValueError(f"order_source 'ctc' needs a CTC host; {type(self.host).__name__} is not one")
+        log_order = None
+        if aligned:
+            order_maps = ctc_alignment_maps(host.logits, self.steps, features.shape[-2:])
+        elif self.order is not None:
             log_order = self.order(seg_probs, features)
             order_maps = log_order.exp()
         else:
-            log_order, order_maps = None, self.resample(host.order_maps, features.shape[-2:])
+            order_maps = self.resample(host.order_maps, features.shape[-2:])
         slots = ctc_slots(host.logits, order_maps, self.config.eps) if host.ctc else host.logits
-        reading = ctc_steps(host.logits, self.steps) if host.ctc else None
+        # The reading is a fixed alignment (an argmax): the plug-in's losses do not reach the host's frames through
+        # it, since a misaligned reading would teach frames the next character's class. The host keeps its CTC loss.
+        reading = ctc_steps(host.logits.detach(), self.steps) if host.ctc else None
         step_logits = reading if host.ctc and self.config.ctc_fusion == "reading" else slots
         gtr = self.gtr(RecognizerOutput(logits=step_logits, seg_logits=seg_logits, order_maps=order_maps,
                                         features=features))
@@ -234,10 +307,11 @@ class GTRPlugin(nn.Module):
             seg_seq = read_along(seg_probs, order_maps, self.config.eps)
             own = {"gtr": sequence_loss(gtr.logits, targets.ids), "fused": sequence_loss(fused, targets.ids),
                    "seg_seq": sequence_loss(seg_seq, targets.ids), **mask_losses(seg_logits, log_order, targets)}
-            if host.ctc:
+            if host.ctc and not aligned:
                 own["slots"] = sequence_loss(slots, targets.ids)
             if self.config.mutual:
-                partner = host.branches[self.host.language_branch] if self.host.language_branch else slots
+                partner = (host.branches[self.host.language_branch] if self.host.language_branch
+                           else reading if aligned else slots)
                 own["mutual"] = mutual_kl(partner, gtr.logits, targets.ids)
             clash = sorted(set(own) & set(host.losses))
             if clash:

@@ -19,7 +19,8 @@ Attributes the wrapper reads:
 * ``hidden_width``: D_h, the width of ``extras["step_hidden"]``, or 0 when the host has none;
 * ``language_branch``: the name of its language-model branch in ``branches`` (SRN's GSRM, ABINet's BCN), or None;
 * ``has_order_maps``: whether its output carries ``order_maps`` (the plug-in builds its own ordering module only for
-  hosts without; deciding at construction keeps every parameter in use, which DDP requires).
+  hosts without; deciding at construction keeps every parameter in use, which DDP requires);
+* ``frame_channels`` (CTC hosts): D_f, the width of ``extras["frame_features"]``.
 
 ``forward(images (B, 3, H, W) in [-1, 1], targets: Targets | None = None) -> RecognizerOutput`` with:
 
@@ -33,6 +34,9 @@ Attributes the wrapper reads:
   ``lm``), else empty. Readers decode every branch with the output's ``ctc`` flag, so a CTC host puts none here;
 * ``extras["step_hidden"]``: (B, T, D_h), the per-step hidden state the final logits are classified from, where
   there is one (attention hosts); the plug-in's gated fusion uses it;
+* ``extras["frame_features"]`` (CTC hosts): (B, F, D_f), the per-frame features the CTC classifier reads (after
+  the host's sequence model, so they carry the word's context); the plug-in's ``frame_features`` option gives them
+  to its heads and to GTR beside the 2-D map;
 * ``losses`` / ``loss``: its own losses and their weighted total, when ``targets`` are given. Attention hosts use
   cross-entropy over the valid steps, CTC hosts CTC with blank 0, the label taken from ``targets.ids`` without its
   EOS (0) and ``PAD_ID`` (-100) padding. Every loss lives in ``sgtr.models.losses``.

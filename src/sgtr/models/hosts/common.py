@@ -22,9 +22,10 @@ from sgtr.models.overrides import replace_checked
 C = TypeVar("C")
 
 
-def ctc_output(logits: Tensor, features: Tensor, targets: Targets | None) -> RecognizerOutput:
-    """A CTC host's output: frame ``logits`` (B, F, K), its last 2-D ``features``, and with ``targets`` its CTC loss."""
-    out = RecognizerOutput(logits=logits, ctc=True, features=features)
+def ctc_output(logits: Tensor, features: Tensor, frames: Tensor, targets: Targets | None) -> RecognizerOutput:
+    """A CTC host's output: frame ``logits`` (B, F, K), its last 2-D ``features``, the ``frames`` (B, F, D_f) its
+    classifier reads (``extras["frame_features"]``), and with ``targets`` its CTC loss."""
+    out = RecognizerOutput(logits=logits, ctc=True, features=features, extras={"frame_features": frames})
     if targets is not None:
         out.losses = {"ctc": ctc_loss(logits, targets.ids)}
         out.loss = out.losses["ctc"]

@@ -79,6 +79,7 @@ class CRNN(nn.Module):
         else:  # the deepest pretrained map; the VGG stages listed above are not kept
             self.backbone, prev = LastMap(pretrained), pretrained.channels[-1]
         self.feature_channels = prev
+        self.frame_channels = 2 * config.hidden
         self.rnn = nn.LSTM(prev, config.hidden, config.layers, batch_first=True, bidirectional=True)
         self.classifier = nn.Linear(2 * config.hidden, charset.num_classes)
         # The CTC plateau: from a uniform start the first thing CTC learns is "blank everywhere", and a from-scratch
@@ -102,4 +103,4 @@ class CRNN(nn.Module):
         features = self.backbone(images)
         frames, _ = self.rnn(features.mean(dim=2).transpose(1, 2))  # (B, F, 2·hidden)
         logits = self.classifier(frames)
-        return ctc_output(logits, features, targets)
+        return ctc_output(logits, features, frames, targets)

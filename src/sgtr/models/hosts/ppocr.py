@@ -113,6 +113,7 @@ class PPOCRRecognizer(nn.Module):
         self.backbone = PPOCRBackbone()
         deepest = self.backbone.channels[-1]
         self.feature_channels = deepest
+        self.frame_channels = config.neck_width
         self.shortcut = ConvNormSiLU(deepest, config.neck_width)
         self.reduce = ConvNormSiLU(deepest, config.neck_width)
         self.local = ConvNormSiLU(config.neck_width, config.neck_width, (1, 7), groups=config.neck_width)
@@ -148,4 +149,4 @@ class PPOCRRecognizer(nn.Module):
         tokens = self.norm(tokens).transpose(1, 2).reshape(b, d, h, w) + shortcut
         frames = tokens.mean(dim=2).transpose(1, 2)  # h is 1 at height 48; mean keeps other heights running
         logits = self.head(frames)
-        return ctc_output(logits, features, targets)
+        return ctc_output(logits, features, frames, targets)
