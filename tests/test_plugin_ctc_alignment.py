@@ -35,15 +35,22 @@ def test_alignment_maps_sum_to_one_per_step():
     torch.testing.assert_close(maps.sum(dim=(2, 3)), torch.ones(1, T))
 
 
-def test_each_character_map_covers_its_emitting_frame_and_its_reach():
+def test_each_character_map_covers_its_emitting_frame():
     maps = ctc_alignment_maps(frames_reading({2: 5, 7: 6, 11: 7}), T, (4, 16))  # one column per frame
     columns = maps[0].sum(dim=1)  # (T, W')
+    for step, frame in enumerate((2, 7, 11)):
+        assert columns[step].nonzero().flatten().tolist() == [frame]
+
+
+def test_a_reach_widens_each_character_map_by_that_many_frames():
+    maps = ctc_alignment_maps(frames_reading({2: 5, 7: 6, 11: 7}), T, (4, 16), reach=1)
+    columns = maps[0].sum(dim=1)
     for step, frame in enumerate((2, 7, 11)):
         assert columns[step].nonzero().flatten().tolist() == [frame - 1, frame, frame + 1]
 
 
 def test_steps_after_the_reading_look_at_the_frames_after_the_word():
-    maps = ctc_alignment_maps(frames_reading({2: 5, 7: 6}), T, (4, 16))
+    maps = ctc_alignment_maps(frames_reading({2: 5, 7: 6}), T, (4, 16), reach=1)
     columns = maps[0].sum(dim=1)
     for step in range(2, T):  # not the gap between the characters (frames 4, 5): only after the last one's reach
         assert columns[step].nonzero().flatten().tolist() == list(range(9, 16))
@@ -55,14 +62,14 @@ def test_an_empty_reading_sends_every_step_everywhere():
 
 
 def test_adjacent_characters_split_the_frames_between_them():
-    maps = ctc_alignment_maps(frames_reading({4: 5, 6: 6}), T, (2, 16))
+    maps = ctc_alignment_maps(frames_reading({4: 5, 6: 6}), T, (2, 16), reach=1)
     columns = maps[0].sum(dim=1)
     assert columns[0].nonzero().flatten().tolist() == [3, 4, 5]  # frame 5 is equally near both: shared
     assert columns[1].nonzero().flatten().tolist() == [5, 6, 7]
 
 
-def test_a_reading_that_claims_every_frame_sends_the_later_steps_everywhere():
-    maps = ctc_alignment_maps(frames_reading({0: 5, 2: 6}, frames=4), T, (2, 4))
+def test_a_word_that_reaches_the_last_frame_sends_the_later_steps_everywhere():
+    maps = ctc_alignment_maps(frames_reading({0: 5, 3: 6}, frames=4), T, (2, 4))
     torch.testing.assert_close(maps[0, 2], torch.full((2, 4), 1 / 8))
 
 
@@ -132,3 +139,13 @@ def test_frame_features_widen_the_plugin_features_by_the_hosts_frame_channels():
 def test_frame_features_need_a_host_that_has_them():
     with pytest.raises(ValueError, match="frame_features"):
         build_model("trba", CHARSET, gtr=True, plugin={"frame_features": True})
+
+
+def test_the_plugin_passes_its_alignment_reach_to_the_maps():
+    torch.manual_seed(0)
+    model = build_model("crnn", CHARSET, gtr=True, plugin={"order_source": "ctc", "alignment_reach": 2}, **CRNN)
+    out = model.eval()(torch.rand(2, 3, 32, 128) * 2 - 1)
+    expected = ctc_alignment_maps(out.extras["host_frames"], T, out.features.shape[-2:], reach=2)
+    torch.testing.assert_close(out.order_maps, expected)
+    with pytest.raises(ValueError, match="alignment_reach"):
+        build_model("crnn", CHARSET, gtr=True, plugin={"order_source": "ctc", "alignment_reach": -1}, **CRNN)

@@ -79,9 +79,6 @@ HOST_ATTRIBUTES = ("feature_channels", "hidden_width", "language_branch", "has_o
 # its label the fused loss sums −ABSENT_LOG_PROB per missing character; at −1e4 an untrained host's batch logged a
 # fused loss near 9,000 that buried every other term on the training curves (the gradients are the same either way).
 ABSENT_LOG_PROB = -20.0
-# Frames either side of a character's emitting frame that its alignment order map covers (``ctc_alignment_maps``):
-# at the PP-OCR host's W/8 frames, 1 makes a 24-pixel span at height 48, about a character.
-ALIGNMENT_REACH = 1
 
 
 @dataclass(frozen=True)
@@ -102,6 +99,10 @@ class PluginConfig:
     # segmentation losses); ``ctc``: the host's own greedy alignment (``ctc_alignment_maps``), right wherever the host
     # reads right from the first step, and needing no character masks.
     order_source: str = "learned"
+    # ``ctc`` order maps: frames either side of a character's emitting frame that its map covers. 0: the emitting
+    # frame alone (8 pixels wide on the PP-OCR host at height 48, inside the character). At 1 (24 pixels) a step's
+    # nodes often sat on its neighbour's strokes and GTR read the neighbour: PAY → PYY, BERTH → BETTH.
+    alignment_reach: int = 0
     # CTC hosts: also give the seg head, the order maps and GTR the frames the host's classifier reads
     # (``extras["frame_features"]``, each column of the grid taking its frame's, every row alike) beside the 2-D
     # map. The map is what the backbone saw before the host's sequence model; the frames carry the word's context,
@@ -137,6 +138,8 @@ def plugin_config(preset: str = "small", *, graph: dict | None = None, weights: 
         raise ValueError(f"ctc_fusion must be 'slots' or 'reading', got {config.ctc_fusion!r}")
     if config.order_source not in ("learned", "ctc"):
         raise ValueError(f"order_source must be 'learned' or 'ctc', got {config.order_source!r}")
+    if not isinstance(config.alignment_reach, int) or config.alignment_reach < 0:
+        raise ValueError(f"alignment_reach must be a whole number ≥ 0, got {config.alignment_reach!r}")
     if config.fusion not in FUSIONS:
         raise ValueError(f"unknown fusion {config.fusion!r}; choose one of: {', '.join(FUSIONS)}")
     config = replace(config, weights={**DEFAULT_WEIGHTS, **(weights or {})}, schedule=schedule_config(schedule))
@@ -172,8 +175,7 @@ def ctc_slots(frame_logits: Tensor, order_maps: Tensor, eps: float = 1e-6) -> Te
     return torch.log(probs + eps)
 
 
-def ctc_alignment_maps(frame_logits: Tensor, steps: int, size: tuple[int, int], reach: int = ALIGNMENT_REACH
-                       ) -> Tensor:
+def ctc_alignment_maps(frame_logits: Tensor, steps: int, size: tuple[int, int], reach: int = 0) -> Tensor:
     """Order maps (B, T, H', W') from a CTC host's greedy alignment: step t looks at the frames nearer to its
     character's emitting frame than to any other's, at most ``reach`` frames away, carried to the W' columns by
     ``interval_overlaps`` and spread evenly over the H' rows (the segmentation's foreground then picks the character's
@@ -276,7 +278,7 @@ class GTRPlugin(nn.Module):
             raise ValueError(f"order_source 'ctc' needs a CTC host; {type(self.host).__name__} is not one")
         log_order = None
         if aligned:
-            order_maps = ctc_alignment_maps(host.logits, self.steps, features.shape[-2:])
+            order_maps = ctc_alignment_maps(host.logits, self.steps, features.shape[-2:], self.config.alignment_reach)
         elif self.order is not None:
             log_order = self.order(seg_probs, features)
             order_maps = log_order.exp()
