@@ -12,6 +12,11 @@ size-weighted mean and the mean 1-NED; with ``--baseline ROW`` each other row al
 row with a paired bootstrap 95 % interval and McNemar's p (``sgtr.evaluation.comparison``, seed by seed). A row's
 "spread" is max − min of its distinct mean over its seeds.
 
+``--branches NAME ...`` scores each model with ``sgtr evaluate --branches`` and adds a row ``ROW[NAME]`` per branch,
+read from the same forward passes — a plugged host's own reading (``ctc``, ``host``) beside its fused output is the
+with/without-GTR pair on identical crops (``--baseline 'ROW[ctc]'``). ``--protocol`` scores under another protocol
+than the 36-character one (``94``: case-sensitive with punctuation).
+
 Each run resumes (``--resume auto``) and each finished evaluation is kept as JSON, so a killed table continues where
 it stopped. ``--init ROW=CHECKPOINT`` gives a row its own starting checkpoint (each host and its +GTR model
 continuing from that host's pretraining, for instance). The table replaces the text between ``<!-- table:NAME -->``
@@ -60,7 +65,7 @@ def run(command: list[str], log: Path) -> None:
 def train_and_score(row: str, config: str, seed: int, args: argparse.Namespace) -> dict:
     """The evaluation JSON of one (row, seed), training and scoring it unless that was done already."""
     out = args.out / f"{row}-seed{seed}"
-    scores = out / "benchmarks.json"
+    scores = scores_file(out, args.protocol)
     if scores.is_file():
         return json.loads(scores.read_text(encoding="utf-8"))
     out.mkdir(parents=True, exist_ok=True)
@@ -73,11 +78,35 @@ def train_and_score(row: str, config: str, seed: int, args: argparse.Namespace) 
         overrides.append(f"trainer.init_from={init_from}")
     started = time.monotonic()
     run([*SGTR, "train", config, *overrides, "--resume", "auto"], log)
-    run([*SGTR, "evaluate", str(out / "checkpoints" / "last.ckpt"), *args.sets, "--json", str(scores)], log)
+    run([*SGTR, "evaluate", str(out / "checkpoints" / "last.ckpt"), *args.sets, "--protocol", args.protocol,
+         *(["--branches"] if args.branches else []), "--json", str(scores)], log)
     result = json.loads(scores.read_text(encoding="utf-8"))
     result["train_minutes"] = (time.monotonic() - started) / 60
     scores.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result
+
+
+def scores_file(out: Path, protocol: str, branch: str | None = None) -> Path:
+    """Where a run's evaluation is kept: ``benchmarks.json`` under the 36-character protocol (as tables before the
+    option wrote it), ``benchmarks-P.json`` under protocol P; a branch's beside it as ``….BRANCH.json``."""
+    stem = "benchmarks" if protocol == "36" else f"benchmarks-{protocol}"
+    return out / (f"{stem}.{branch}.json" if branch else f"{stem}.json")
+
+
+def branch_rows(rows: dict[str, str], results: dict[tuple[str, int], dict], branches: list[str],
+                args: argparse.Namespace) -> tuple[dict[str, str], dict[tuple[str, int], dict]]:
+    """Each row followed by one ``ROW[BRANCH]`` row per branch its evaluation wrote, with the branch's results."""
+    all_rows, all_results = {}, dict(results)
+    for row, config in rows.items():
+        all_rows[row] = config
+        for branch in branches:
+            for seed in [s for (name, s) in results if name == row]:
+                path = scores_file(args.out / f"{row}-seed{seed}", args.protocol, branch)
+                if not path.is_file():
+                    sys.exit(f"{path}: no branch {branch!r} in {row}'s evaluation (is it a branch of that model?)")
+                all_results[(f"{row}[{branch}]", seed)] = json.loads(path.read_text(encoding="utf-8"))
+                all_rows[f"{row}[{branch}]"] = f"{config} [{branch}]"
+    return all_rows, all_results
 
 
 def accuracy(result: dict) -> dict[str, float]:
@@ -187,15 +216,20 @@ def main() -> None:
     parser.add_argument("--sets", nargs="*", default=[], metavar="SET_OR_ROOT",
                         help="sets to score on, any names (default: every set under ../shared/data/benchmarks)")
     parser.add_argument("--baseline", metavar="ROW", help="print each row's gap to this row, with its 95 %% interval")
+    parser.add_argument("--branches", nargs="+", default=[], metavar="NAME",
+                        help="also a row per branch of each model (ROW[NAME]), from the same forward passes")
+    parser.add_argument("--protocol", default="36", choices=["36", "62", "94", "raw"],
+                        help="scoring protocol (default 36, as in papers)")
     parser.add_argument("--out", type=Path, help="run folder (default runs/table-NAME)")
     parser.add_argument("--doc", type=Path, help="Markdown file to write the table into")
     args = parser.parse_args()
     args.out = args.out or ROOT / "runs" / f"table-{args.name}"
     rows = dict(item.split("=", 1) for item in args.rows)
     args.init = dict(item.split("=", 1) for item in args.init)
-    for option, names in (("--seeds-for", args.seeds_for), ("--init", args.init),
-                          ("--baseline", [args.baseline] if args.baseline else [])):
-        unknown = sorted(set(names) - set(rows))
+    branch_names = {f"{row}[{b}]" for row in rows for b in args.branches}
+    for option, names, known in (("--seeds-for", args.seeds_for, set(rows)), ("--init", args.init, set(rows)),
+                                 ("--baseline", [args.baseline] if args.baseline else [], set(rows) | branch_names)):
+        unknown = sorted(set(names) - known)
         if unknown:
             parser.error(f"{option} names rows that are not in --rows: {', '.join(unknown)}")
 
@@ -206,12 +240,15 @@ def main() -> None:
                 results[(row, seed)] = train_and_score(row, config, seed, args)
                 print(f"{row} seed {seed}: {accuracy(results[(row, seed)])}", flush=True)
 
+    rows, results = branch_rows(rows, results, args.branches, args)
     command = shlex.join(["python", "scripts/train_table.py", *sys.argv[1:]])
     minutes = sum(r.get("train_minutes", 0) for r in results.values())
     # The engine scales optim.lr by batch / optim.base_batch; say the rate the rows actually peaked at.
-    peaks = sorted({args.lr * args.batch / load_config(config, args.set)["optim"]["base_batch"]
+    peaks = sorted({args.lr * args.batch / load_config(config.split(" [")[0], args.set)["optim"]["base_batch"]
                     for config in rows.values()})
-    text = (f"{table(rows, results, args.baseline)}\n\n36-character word accuracy (%) per set. {footer(results)} "
+    what = {"36": "36-character", "62": "62-character (case-sensitive)",
+            "94": "94-character (case-sensitive, punctuation)", "raw": "exact (raw protocol)"}[args.protocol]
+    text = (f"{table(rows, results, args.baseline)}\n\n{what} word accuracy (%) per set. {footer(results)} "
             f"Every row: {args.steps} steps at batch {args.batch}, optim.lr {args.lr:g} (peak learning rate "
             f"{' / '.join(f'{peak:g}' for peak in peaks)} after scaling to the batch), same data and seeds"
             + (f", starting from `{args.init_from}`" if args.init_from else "")

@@ -3,6 +3,8 @@ baseline row with their intervals, and the seed spread."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.helpers.scripts import load_script
@@ -49,3 +51,44 @@ def test_rows_get_their_gap_to_the_baseline_and_a_seed_spread(train_table):
     assert cells(table, "new", "0")["Δ vs base [95 % CI]"].startswith("+50.00 [")
     assert cells(table, "new", "1")["Δ vs base [95 % CI]"].startswith("+30.00 [")
     assert cells(table, "new", "mean")["spread"] == "20.00"
+
+
+@pytest.mark.slow
+def test_the_table_runs_end_to_end_with_a_branch_row_as_the_baseline(tmp_path):
+    """A tiny plugged CRNN trained two steps and scored with its branches: the table has the model's row, its
+    host-reading row ``[ctc]`` and the paired gap to it, and a rerun reuses the kept evaluations."""
+    import subprocess
+    import sys
+
+    import yaml
+    from PIL import Image
+
+    from tests.helpers.render import render_word
+
+    words = tmp_path / "words"
+    words.mkdir()
+    for i, word in enumerate(["abc", "hello", "x1", "road"]):
+        Image.fromarray(render_word(word)[0]).save(words / f"{i}.png")
+    (words / "labels.tsv").write_text("".join(f"{i}.png\t{w}\n" for i, w in enumerate(["abc", "hello", "x1", "road"])))
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({
+        "model": {"name": "crnn", "options": {"widths": [8, 16, 16, 32], "depths": [1, 1, 1, 1], "hidden": 16,
+                                              "layers": 1, "gtr": True,
+                                              "plugin": {"order_source": "ctc", "fusion": "mixture",
+                                                         "ctc_fusion": "reading", "seg_channels": 8},
+                                              "graph": {"part": 4, "spatial": [8, 8]}}},
+        "charset": {"spec": "36", "max_length": 8},
+        "data": {"height": 32, "width": 128, "train": [{"path": str(words)}], "workers": 0}}))
+    doc = tmp_path / "table.md"
+    command = [sys.executable, "scripts/train_table.py", "--name", "tiny", "--rows", f"tiny={config}", "--steps", "2",
+               "--batch", "2", "--threads", "1", "--sets", str(words), "--branches", "ctc", "--baseline", "tiny[ctc]",
+               "--out", str(tmp_path / "runs"), "--doc", str(doc)]
+    root = Path(__file__).resolve().parents[1]
+    for _ in range(2):  # the second run reads the kept evaluations
+        done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "runs" / "tiny-seed0" / "benchmarks.ctc.json").is_file()
+    table = doc.read_text()
+    assert "| tiny[ctc] |" in table and "| tiny |" in table
+    gap = cells(table.split("<!-- table:tiny -->\n")[1], "tiny", "0")["Δ vs tiny[ctc] [95 % CI]"]
+    assert gap.startswith(("+", "-"))

@@ -1,8 +1,8 @@
 """Dynamic fusion of the LM and GTR branches into S-GTR's final prediction, and its ablation variants.
 
 Every fusion is called as ``fusion(lm_logits, lm_hidden, gtr_logits, gtr_hidden)`` with logits (B, T, K) and hidden
-states (B, T, d_L) / (B, T, d_G), and returns the fused logits Z_F (B, T, K) and, for the gated and mixture forms, the gate (B, T) (how much each step
-trusts the LM; 1 − it, GTR; the gated form's mean over channels), else None.
+states (B, T, d_L) / (B, T, d_G), and returns the fused logits Z_F (B, T, K) and, for the gated and mixture forms,
+the gate (B, T) (how much each step trusts the LM; 1 − it, GTR; the gated form's mean over channels), else None.
 
 * ``gated`` (default): g = σ(W_f [S_L ; H'_G] + b_f), H'_G = Linear(H_G) to the LM's width,
   S_F = g ⊙ S_L + (1 − g) ⊙ H'_G, Z_F = W_cls S_F — the SRN/ABINet gated unit on hidden states. With
