@@ -104,10 +104,12 @@ def test_the_fused_loss_does_not_reach_the_host_through_its_ctc_reading(order_so
 
 
 def test_alignment_maps_export_to_onnx_and_agree(tmp_path):
-    """The alignment is argmax, cumsum and a nearest-frame choice: all ONNX operators; ONNX Runtime's maps and
-    readings are PyTorch's."""
+    """The alignment is argmax, cumsum and a nearest-frame choice, all ONNX operators: the plug-in as
+    ``configs/ppocr_gtr_frozen.yaml`` configures it (alignment maps, frame features, mixture) reads in ONNX Runtime
+    what it reads in PyTorch."""
     torch.manual_seed(0)
-    options = {"gtr": True, "plugin": {"order_source": "ctc", "ctc_fusion": "reading"}, **CRNN}
+    options = {"gtr": True, "plugin": {"order_source": "ctc", "ctc_fusion": "reading", "fusion": "mixture",
+                                       "frame_features": True}, **CRNN}
     spec = ModelSpec("crnn", CHARSET, (32, 128), "small", options)
     model = spec.build().eval()
     path = export_onnx(model, spec, tmp_path / "crnn_aligned.onnx", branches=True)
