@@ -93,13 +93,13 @@ def scores_file(out: Path, protocol: str, branch: str | None = None) -> Path:
     return out / (f"{stem}.{branch}.json" if branch else f"{stem}.json")
 
 
-def branch_rows(rows: dict[str, str], results: dict[tuple[str, int], dict], branches: list[str],
-                args: argparse.Namespace) -> tuple[dict[str, str], dict[tuple[str, int], dict]]:
+def branch_rows(rows: dict[str, str], results: dict[tuple[str, int], dict], args: argparse.Namespace
+                ) -> tuple[dict[str, str], dict[tuple[str, int], dict]]:
     """Each row followed by one ``ROW[BRANCH]`` row per branch its evaluation wrote, with the branch's results."""
     all_rows, all_results = {}, dict(results)
     for row, config in rows.items():
         all_rows[row] = config
-        for branch in branches:
+        for branch in args.branches:
             for seed in [s for (name, s) in results if name == row]:
                 path = scores_file(args.out / f"{row}-seed{seed}", args.protocol, branch)
                 if not path.is_file():
@@ -240,12 +240,12 @@ def main() -> None:
                 results[(row, seed)] = train_and_score(row, config, seed, args)
                 print(f"{row} seed {seed}: {accuracy(results[(row, seed)])}", flush=True)
 
-    rows, results = branch_rows(rows, results, args.branches, args)
+    # The engine scales optim.lr by batch / optim.base_batch; say the rate the rows actually peaked at.
+    peaks = sorted({args.lr * args.batch / load_config(config, args.set)["optim"]["base_batch"]
+                    for config in rows.values()})
+    rows, results = branch_rows(rows, results, args)
     command = shlex.join(["python", "scripts/train_table.py", *sys.argv[1:]])
     minutes = sum(r.get("train_minutes", 0) for r in results.values())
-    # The engine scales optim.lr by batch / optim.base_batch; say the rate the rows actually peaked at.
-    peaks = sorted({args.lr * args.batch / load_config(config.split(" [")[0], args.set)["optim"]["base_batch"]
-                    for config in rows.values()})
     what = {"36": "36-character", "62": "62-character (case-sensitive)",
             "94": "94-character (case-sensitive, punctuation)", "raw": "exact (raw protocol)"}[args.protocol]
     text = (f"{table(rows, results, args.baseline)}\n\n{what} word accuracy (%) per set. {footer(results)} "

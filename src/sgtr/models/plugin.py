@@ -175,6 +175,14 @@ def ctc_slots(frame_logits: Tensor, order_maps: Tensor, eps: float = 1e-6) -> Te
     return torch.log(probs + eps)
 
 
+def ctc_assignment(ids: Tensor, steps: int) -> Tensor:
+    """(B, F) greedy CTC paths → (B, F, T) bool: frame f emits the t-th character of its reading (characters beyond
+    T have no step)."""
+    emitted = ctc_emitting(ids)
+    slot = emitted.long().cumsum(dim=1) - 1  # (B, F): which character an emitting frame reads
+    return emitted[..., None] & (slot[..., None] == torch.arange(steps, device=ids.device))
+
+
 def ctc_alignment_maps(frame_logits: Tensor, steps: int, size: tuple[int, int], reach: int = 0) -> Tensor:
     """Order maps (B, T, H', W') from a CTC host's greedy alignment: step t looks at the frames nearer to its
     character's emitting frame than to any other's, at most ``reach`` frames away, carried to the W' columns by
@@ -185,12 +193,9 @@ def ctc_alignment_maps(frame_logits: Tensor, steps: int, size: tuple[int, int], 
     nodes sat in them read a character there.) Each map sums to 1. A function of the frames' argmax: no gradient."""
     with torch.no_grad():
         ids = frame_logits.argmax(dim=-1)
-        emitted = ctc_emitting(ids)
         b, frames = ids.shape
         frame = torch.arange(frames, device=ids.device)
-        slot = emitted.long().cumsum(dim=1) - 1  # (B, F): the character an emitting frame reads
-        step = torch.arange(steps, device=ids.device)
-        owns = emitted[..., None] & (slot[..., None] == step)  # (B, F, T): frame f emits character t
+        owns = ctc_assignment(ids, steps)  # (B, F, T)
         where = (owns.float() * frame[None, :, None]).sum(dim=1)  # (B, T) emitting frame of t
         present = owns.any(dim=1)  # (B, T)
         distance = (frame[None, :, None] - where[:, None, :]).abs().masked_fill(~present[:, None, :], torch.inf)
@@ -220,10 +225,7 @@ def ctc_steps(frame_logits: Tensor, steps: int) -> Tensor:
     with certainty, and characters beyond T are dropped. Confidence then multiplies the emitting frames only."""
     log_probs = frame_logits.float().log_softmax(dim=-1)
     ids = log_probs.argmax(dim=-1)
-    emitted = ctc_emitting(ids)
-    slot = emitted.long().cumsum(dim=1) - 1  # (B, F): which character an emitting frame reads
-    step = torch.arange(steps, device=ids.device)
-    assign = (emitted[..., None] & (slot[..., None] == step)).to(log_probs.dtype)  # (B, F, T)
+    assign = ctc_assignment(ids, steps).to(log_probs.dtype)  # (B, F, T)
     read = torch.einsum("bft,bfk->btk", assign, log_probs)
     classes = torch.arange(log_probs.shape[-1], device=ids.device)
     eos = torch.where(classes == EOS_ID, 0.0, ABSENT_LOG_PROB)
@@ -246,7 +248,9 @@ class GTRPlugin(nn.Module):
             raise ValueError(f"frame_features needs a CTC host with frame features; {type(host).__name__} has none")
         d = host.feature_channels + (host.frame_channels if config.frame_features else 0)
         self.seg_head = nn.Sequential(ConvBNAct(d, config.seg_channels, 3), nn.Conv2d(config.seg_channels, k, 1))
-        self.order = (None if host.has_order_maps or config.order_source == "ctc"
+        # Order maps from the CTC alignment replace learned ones; a host's own attention maps win over both.
+        self.aligned = config.order_source == "ctc" and not host.has_order_maps
+        self.order = (None if host.has_order_maps or self.aligned
                       else OrderHead(k, d, self.steps, config.order_channels, config.order_depth))
         self.gtr = GTR(k, self.steps, d, config.graph)
         width = host.hidden_width or self.gtr.width
@@ -273,7 +277,7 @@ class GTRPlugin(nn.Module):
             features = torch.cat((features, frames_on_grid(host.extras["frame_features"], features.shape[-2:])), 1)
         seg_logits = self.seg_head(features)
         seg_probs = channel_softmax(seg_logits)
-        aligned = self.config.order_source == "ctc" and not self.host.has_order_maps
+        aligned = self.aligned
         if aligned and not host.ctc:
             raise ValueError(f"order_source 'ctc' needs a CTC host; {type(self.host).__name__} is not one")
         log_order = None
@@ -284,7 +288,12 @@ class GTRPlugin(nn.Module):
             order_maps = log_order.exp()
         else:
             order_maps = self.resample(host.order_maps, features.shape[-2:])
-        slots = ctc_slots(host.logits, order_maps, self.config.eps) if host.ctc else host.logits
+        if not host.ctc:
+            slots = host.logits
+        elif self.config.ctc_fusion == "slots" or not aligned:  # the fusion's input, or the slot loss's
+            slots = ctc_slots(host.logits, order_maps, self.config.eps)
+        else:  # alignment maps and the reading fused: nothing reads pooled slots
+            slots = None
         # The reading is a fixed alignment (an argmax): the plug-in's losses do not reach the host's frames through
         # it, since a misaligned reading would teach frames the next character's class. The host keeps its CTC loss.
         reading = ctc_steps(host.logits.detach(), self.steps) if host.ctc else None
