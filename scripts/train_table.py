@@ -5,7 +5,8 @@ each host with and without GTR (issue #6, docs/plugin.md). Every row trains thro
 overrides (steps, batch, learning rate, data, starting checkpoint, seed) and is scored by ``sgtr evaluate`` under the
 36-character protocol on ``--sets`` (any sets, under any name; default: every set under ../shared/data/benchmarks);
 only the config differs. Rows listed under ``--seeds-for`` also run the extra seeds. Rows train without validation
-(``data.val={}``) and are scored on their last checkpoint, so no benchmark chooses anything.
+(``data.val={}``) unless ``--val-every N`` keeps their configs' validation sets for the curves; either way they are
+scored on their last checkpoint, so neither validation nor any benchmark chooses anything.
 
 The table has one column per set scored, the mean over distinct sets (one IC13 variant, named in the footer), the
 size-weighted mean and the mean 1-NED; with ``--baseline ROW`` each other row also gets its distinct-mean gap to that
@@ -70,20 +71,26 @@ def train_and_score(row: str, config: str, seed: int, args: argparse.Namespace) 
         return json.loads(scores.read_text(encoding="utf-8"))
     out.mkdir(parents=True, exist_ok=True)
     log = out / "run.log"
-    overrides = [f"trainer.max_steps={args.steps}", f"trainer.seed={seed}", f"trainer.out={out}",
-                 f"trainer.threads={args.threads}", f"data.batch_size={args.batch}", "data.val={}",
-                 f"optim.lr={args.lr}", f"trainer.val_every={args.steps}", *args.set]
-    init_from = args.init.get(row, args.init_from)
-    if init_from:
-        overrides.append(f"trainer.init_from={init_from}")
     started = time.monotonic()
-    run([*SGTR, "train", config, *overrides, "--resume", "auto"], log)
+    run([*SGTR, "train", config, *row_overrides(row, seed, out, args), "--resume", "auto"], log)
     run([*SGTR, "evaluate", str(out / "checkpoints" / "last.ckpt"), *args.sets, "--protocol", args.protocol,
          *(["--branches"] if args.branches else []), "--json", str(scores)], log)
     result = json.loads(scores.read_text(encoding="utf-8"))
     result["train_minutes"] = (time.monotonic() - started) / 60
     scores.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result
+
+
+def row_overrides(row: str, seed: int, out: Path, args: argparse.Namespace) -> list[str]:
+    """The ``sgtr train`` overrides every row gets (only the config differs between rows)."""
+    # Without --val-every a row trains blind (no validation set at all); with it, the row validates on its config's
+    # sets for the curves. Either way its last checkpoint is the one scored, so validation chooses nothing here.
+    validation = [f"trainer.val_every={args.val_every}"] if args.val_every else [
+        "data.val={}", f"trainer.val_every={args.steps}"]
+    init_from = args.init.get(row, args.init_from)
+    return [f"trainer.max_steps={args.steps}", f"trainer.seed={seed}", f"trainer.out={out}",
+            f"trainer.threads={args.threads}", f"data.batch_size={args.batch}", f"optim.lr={args.lr}",
+            *validation, *args.set, *([f"trainer.init_from={init_from}"] if init_from else [])]
 
 
 def scores_file(out: Path, protocol: str, branch: str | None = None) -> Path:
@@ -95,17 +102,20 @@ def scores_file(out: Path, protocol: str, branch: str | None = None) -> Path:
 
 def branch_rows(rows: dict[str, str], results: dict[tuple[str, int], dict], args: argparse.Namespace
                 ) -> tuple[dict[str, str], dict[tuple[str, int], dict]]:
-    """Each row followed by one ``ROW[BRANCH]`` row per branch its evaluation wrote, with the branch's results."""
+    """Each row followed by one ``ROW[BRANCH]`` row per branch its evaluation wrote, with the branch's results. A
+    model without that branch (the VR alone has none) gets no such row; a branch no model has stops the table."""
     all_rows, all_results = {}, dict(results)
     for row, config in rows.items():
         all_rows[row] = config
         for branch in args.branches:
             for seed in [s for (name, s) in results if name == row]:
                 path = scores_file(args.out / f"{row}-seed{seed}", args.protocol, branch)
-                if not path.is_file():
-                    sys.exit(f"{path}: no branch {branch!r} in {row}'s evaluation (is it a branch of that model?)")
-                all_results[(f"{row}[{branch}]", seed)] = json.loads(path.read_text(encoding="utf-8"))
-                all_rows[f"{row}[{branch}]"] = f"{config} [{branch}]"
+                if path.is_file():
+                    all_results[(f"{row}[{branch}]", seed)] = json.loads(path.read_text(encoding="utf-8"))
+                    all_rows[f"{row}[{branch}]"] = f"{config} [{branch}]"
+    missing = [b for b in args.branches if not any(row.endswith(f"[{b}]") for row in all_rows)]
+    if missing:
+        sys.exit(f"no model in the table has the branch(es) {', '.join(missing)} (see sgtr evaluate --branches)")
     return all_rows, all_results
 
 
@@ -184,6 +194,53 @@ def footer(results: dict[tuple[str, int], dict]) -> str:
     return text + "."
 
 
+def pair_table(pairs: list[tuple[str, str]], results: dict[tuple[str, int], dict]) -> str:
+    """Paired gaps on the distinct-set mean, B − A, seed by seed (same seed: same data order and crops), for each
+    ``A:B`` the ordering compares, with the gap of the seed means and whether it exceeds twice the larger seed
+    spread (max − min) of the two rows."""
+    lines = ["| comparison | seed | Δ distinct mean [95 % CI] | McNemar p |", "|---|---:|---|---:|"]
+    for a, b in pairs:
+        seeds = sorted(s for (name, s) in results if name == a and (b, s) in results)
+        if not seeds:
+            sys.exit(f"--pairs {a}:{b}: no seed ran for both rows")
+        for seed in seeds:
+            c = compare(results[(b, seed)], results[(a, seed)])
+            lines.append(f"| {a} → {b} | {seed} | {100 * c.mean_gap:+.2f} [{100 * c.mean_low:+.2f}, "
+                         f"{100 * c.mean_high:+.2f}] | {c.mean_p_value:.2g} |")
+        spread = {row: [means(results[(row, s)])[0].accuracy for s in seeds] for row in (a, b)}
+        gap = 100 * (sum(spread[b]) - sum(spread[a])) / len(seeds)
+        widest = 100 * max(max(v) - min(v) for v in spread.values())
+        verdict = f"{'>' if gap > 2 * widest else '≤'} 2 × spread ({2 * widest:.2f})" if len(seeds) > 1 else ""
+        lines.append(f"| {a} → {b} | mean | {gap:+.2f} {verdict} | |")
+    return "\n".join(lines)
+
+
+def plot_curves(rows: dict[str, str], results: dict[tuple[str, int], dict], out: Path, png: Path) -> None:
+    """Each run's validation accuracy against its step (the runs' CSV logs), one colour per row."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sgtr.engine.curves import read_metrics
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for index, row in enumerate(rows):
+        for seed in sorted(s for (name, s) in results if name == row):
+            points = read_metrics(out / f"{row}-seed{seed}" / "csv").get("val/accuracy", {})
+            if points:
+                xs, ys = zip(*sorted(points.items()))
+                ax.plot(xs, [100 * y for y in ys], marker=".", color=f"C{index}", label=row if seed == min(
+                    s for (name, s) in results if name == row) else None)
+    ax.set_xlabel("step")
+    ax.set_ylabel("validation accuracy (%, final output)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+
+
 def write_doc(doc: Path, name: str, text: str) -> None:
     begin, end = f"<!-- table:{name} -->", f"<!-- /table:{name} -->"
     block = f"{begin}\n{text}\n{end}"
@@ -209,6 +266,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--val-every", type=int, metavar="N",
+                        help="validate every N steps on each config's validation sets (curves); default: none")
     parser.add_argument("--init-from", help="checkpoint every row starts from (matching weights are loaded)")
     parser.add_argument("--init", nargs="+", default=[], metavar="ROW=CHECKPOINT",
                         help="a row's own starting checkpoint, instead of --init-from")
@@ -220,6 +279,10 @@ def main() -> None:
                         help="also a row per branch of each model (ROW[NAME]), from the same forward passes")
     parser.add_argument("--protocol", default="36", choices=["36", "62", "94", "raw"],
                         help="scoring protocol (default 36, as in papers)")
+    parser.add_argument("--pairs", nargs="+", default=[], metavar="A:B",
+                        help="also a table of paired gaps B − A, seed by seed, for these pairs of rows")
+    parser.add_argument("--curves", type=Path, metavar="PNG",
+                        help="plot every run's validation accuracy against its step (with --val-every)")
     parser.add_argument("--out", type=Path, help="run folder (default runs/table-NAME)")
     parser.add_argument("--doc", type=Path, help="Markdown file to write the table into")
     args = parser.parse_args()
@@ -227,7 +290,11 @@ def main() -> None:
     rows = dict(item.split("=", 1) for item in args.rows)
     args.init = dict(item.split("=", 1) for item in args.init)
     branch_names = {f"{row}[{b}]" for row in rows for b in args.branches}
-    for option, names, known in (("--seeds-for", args.seeds_for, set(rows)), ("--init", args.init, set(rows)),
+    pairs = [tuple(item.split(":", 1)) for item in args.pairs]
+    if any(len(pair) != 2 for pair in pairs):
+        parser.error("--pairs takes A:B, two row names")
+    for option, names, known in (("--pairs", [n for pair in pairs for n in pair], set(rows) | branch_names),
+                                 ("--seeds-for", args.seeds_for, set(rows)), ("--init", args.init, set(rows)),
                                  ("--baseline", [args.baseline] if args.baseline else [], set(rows) | branch_names)):
         unknown = sorted(set(names) - known)
         if unknown:
@@ -243,12 +310,15 @@ def main() -> None:
     # The engine scales optim.lr by batch / optim.base_batch; say the rate the rows actually peaked at.
     peaks = sorted({args.lr * args.batch / load_config(config, args.set)["optim"]["base_batch"]
                     for config in rows.values()})
+    if args.curves:
+        plot_curves(rows, results, args.out, args.curves)
     rows, results = branch_rows(rows, results, args)
     command = shlex.join(["python", "scripts/train_table.py", *sys.argv[1:]])
     minutes = sum(r.get("train_minutes", 0) for r in results.values())
     what = {"36": "36-character", "62": "62-character (case-sensitive)",
             "94": "94-character (case-sensitive, punctuation)", "raw": "exact (raw protocol)"}[args.protocol]
-    text = (f"{table(rows, results, args.baseline)}\n\n{what} word accuracy (%) per set. {footer(results)} "
+    paired = f"\n\n{pair_table(pairs, results)}" if pairs else ""
+    text = (f"{table(rows, results, args.baseline)}{paired}\n\n{what} word accuracy (%) per set. {footer(results)} "
             f"Every row: {args.steps} steps at batch {args.batch}, optim.lr {args.lr:g} (peak learning rate "
             f"{' / '.join(f'{peak:g}' for peak in peaks)} after scaling to the batch), same data and seeds"
             + (f", starting from `{args.init_from}`" if args.init_from else "")

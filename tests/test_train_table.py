@@ -53,6 +53,48 @@ def test_rows_get_their_gap_to_the_baseline_and_a_seed_spread(train_table):
     assert cells(table, "new", "mean")["spread"] == "20.00"
 
 
+def test_pairs_get_a_paired_gap_per_seed_and_a_verdict_against_the_spread(train_table):
+    results = {("a", 0): result({"SVT": [True] * 5 + [False] * 5}), ("a", 1): result({"SVT": [True] * 5 + [False] * 5}),
+               ("b", 0): result({"SVT": [True] * 10}), ("b", 1): result({"SVT": [True] * 9 + [False]})}
+    lines = train_table.pair_table([("a", "b")], results).splitlines()
+    assert lines[2].startswith("| a → b | 0 | +50.00 [") and lines[3].startswith("| a → b | 1 | +40.00 [")
+    assert "| a → b | mean | +45.00 > 2 × spread (20.00) |" in lines[4]
+
+
+def table_args(**changes):
+    import argparse
+
+    args = dict(steps=100, threads=1, batch=8, lr=5e-4, val_every=None, set=[], init={}, init_from=None)
+    return argparse.Namespace(**{**args, **changes})
+
+
+def test_rows_train_without_validation_unless_asked_for_curves(train_table):
+    blind = train_table.row_overrides("a", 0, Path("out"), table_args())
+    assert "data.val={}" in blind and "trainer.val_every=100" in blind
+    curves = train_table.row_overrides("a", 0, Path("out"), table_args(val_every=25))
+    assert "data.val={}" not in curves and "trainer.val_every=25" in curves
+
+
+def test_a_row_of_its_own_starts_from_its_own_checkpoint(train_table):
+    args = table_args(init={"b": "b.ckpt"}, init_from="all.ckpt")
+    assert "trainer.init_from=b.ckpt" in train_table.row_overrides("b", 0, Path("out"), args)
+    assert "trainer.init_from=all.ckpt" in train_table.row_overrides("a", 0, Path("out"), args)
+
+
+def test_branch_rows_come_from_the_models_that_have_the_branch(train_table, tmp_path):
+    import json
+
+    (tmp_path / "sgtr-seed0").mkdir()
+    (tmp_path / "sgtr-seed0" / "benchmarks.lm.json").write_text(json.dumps(result({"SVT": [True]})))
+    results = {("vr", 0): result({"SVT": [False]}), ("sgtr", 0): result({"SVT": [True]})}
+    args = table_args(out=tmp_path, protocol="36", branches=["lm"])
+    rows, with_branches = train_table.branch_rows({"vr": "v.yaml", "sgtr": "s.yaml"}, results, args)
+    assert list(rows) == ["vr", "sgtr", "sgtr[lm]"] and ("sgtr[lm]", 0) in with_branches
+    with pytest.raises(SystemExit, match="gtr"):
+        train_table.branch_rows({"vr": "v.yaml", "sgtr": "s.yaml"}, results, table_args(
+            out=tmp_path, protocol="36", branches=["gtr"]))
+
+
 @pytest.mark.slow
 def test_the_table_runs_end_to_end_with_a_branch_row_as_the_baseline(tmp_path):
     """A tiny plugged CRNN trained two steps and scored with its branches: the table has the model's row, its

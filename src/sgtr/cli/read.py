@@ -31,7 +31,8 @@ def register(subparsers) -> None:
         "read", help="read the text of word images",
         description="Read the text of cropped word images. Each PATH is an image file, a folder (searched "
                     "recursively for image files), a glob ('imgs/**/*.png', quoted) or @LIST, a file with one such "
-                    "argument per line. Images are stretched to the model's trained input size.")
+                    "argument per line. Images are brought to the model's trained input geometry: stretched to it, or "
+                    "scaled to its height with the aspect ratio kept and padded, as the model was trained.")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--model", type=Path, metavar="FILE",
                    help="a .ckpt training checkpoint, a .safetensors weights file or an .onnx export "
@@ -42,6 +43,10 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=positive_int, metavar="N",
                    help="compute threads of PyTorch or ONNX Runtime (default: half the CPUs, at least 1)")
     p.add_argument("--batch-size", type=positive_int, default=32, metavar="N")
+    p.add_argument("--width-buckets", type=non_negative_int, default=0, metavar="N",
+                   help="cut each batch to the smallest multiple of N columns that holds its widest crop (PyTorch, "
+                        "models that keep the aspect ratio): faster, but the imported network reads less well "
+                        "narrower than it was trained (docs/inference.md); default 0: off")
     p.add_argument("--workers", type=non_negative_int, default=2, metavar="N",
                    help="image-decoding worker processes (0: decode in the main process)")
     p.add_argument("--format", choices=FORMATS, default="text",
@@ -113,7 +118,7 @@ def _open(args: argparse.Namespace):
 
     try:
         recognizer = Recognizer(args.model, runtime=args.runtime, device=args.device, batch_size=args.batch_size,
-                                threads=args.threads)
+                                threads=args.threads, width_buckets=args.width_buckets)
     except (CheckpointError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     charset = recognizer.charset

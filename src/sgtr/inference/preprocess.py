@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from sgtr.data.images import BadImage, load_image
-from sgtr.data.transforms import normalise, resize_image
+from sgtr.data.transforms import fitted_width, normalise, resize_image
 
 ImageInput = Union[str, Path, np.ndarray, Image.Image]
 VERTICAL_RATIO = 1.5
@@ -59,10 +59,17 @@ def to_rgb(image: ImageInput) -> Image.Image:
 
 @dataclass
 class Prepared:
-    """One image's candidates: ``arrays`` (N, H, W, 3) uint8 at the model's input size, read turned by ``turns``."""
+    """One image's candidates: ``arrays`` (N, H, W, 3) uint8 at the model's input size, read turned by ``turns``;
+    ``widths``: each candidate's content width, the columns left of its padding (W when stretched)."""
 
     arrays: np.ndarray
     turns: tuple[int, ...]
+    widths: tuple[int, ...] = ()
+
+    @property
+    def width(self) -> int:
+        """The widest candidate's content width (the whole array when the widths are not known)."""
+        return max(self.widths, default=self.arrays.shape[2])
 
 
 class Preprocessor:
@@ -77,7 +84,7 @@ class Preprocessor:
         turns = TURNS if self.rotate_vertical and img.height > VERTICAL_RATIO * img.width else TURNS[:1]
         turned = [img.rotate(t, expand=True) if t else img for t in turns]
         return Prepared(np.stack([resize_image(image, h, w, self.keep_ratio, self.resample) for image in turned]),
-                        turns)
+                        turns, tuple(fitted_width(image.size, h, w) if self.keep_ratio else w for image in turned))
 
 
 to_batch = normalise  # (N, H, W, 3) uint8 → (N, 3, H, W) float32 in [-1, 1], exactly as in training
