@@ -4,9 +4,11 @@ One script serves every comparison the project reports — the S-GTR ablation ro
 each host with and without GTR (issue #6, docs/plugin.md). Every row trains through ``sgtr train`` with the same
 overrides (steps, batch, learning rate, data, starting checkpoint, seed) and is scored by ``sgtr evaluate`` under the
 36-character protocol on ``--sets`` (any sets, under any name; default: every set under ../shared/data/benchmarks);
-only the config differs. Rows listed under ``--seeds-for`` also run the extra seeds. Rows train without validation
-(``data.val={}``) unless ``--val-every N`` keeps their configs' validation sets for the curves; either way they are
-scored on their last checkpoint, so neither validation nor any benchmark chooses anything.
+only the config differs. Rows listed under ``--seeds-for`` also run the extra seeds (``ROW:N``: the first N). Rows
+train without validation (``data.val={}``) unless ``--val-every N`` keeps their configs' validation sets for the
+curves; either way they are scored on their last checkpoint, so neither validation nor any benchmark chooses
+anything. ``--pairs A:B`` adds the paired gaps between rows seed by seed, ``--curves PNG`` plots the runs'
+validation curves.
 
 The table has one column per set scored, the mean over distinct sets (one IC13 variant, named in the footer), the
 size-weighted mean and the mean 1-NED; with ``--baseline ROW`` each other row also gets its distinct-mean gap to that
@@ -79,6 +81,17 @@ def train_and_score(row: str, config: str, seed: int, args: argparse.Namespace) 
     result["train_minutes"] = (time.monotonic() - started) / 60
     scores.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result
+
+
+def seeds_per_row(items: list[str], seeds: int, parser: argparse.ArgumentParser) -> dict[str, int]:
+    """``--seeds-for`` as {row: how many of the seeds it runs}: ``ROW`` all of them, ``ROW:N`` the first N."""
+    counts = {}
+    for item in items:
+        row, _, count = item.partition(":")
+        if count and not (count.isdigit() and 1 <= int(count) <= seeds):
+            parser.error(f"--seeds-for {item}: N must be a whole number from 1 to the {seeds} seeds given")
+        counts[row] = int(count) if count else seeds
+    return counts
 
 
 def row_overrides(row: str, seed: int, out: Path, args: argparse.Namespace) -> list[str]:
@@ -261,7 +274,8 @@ def main() -> None:
     parser.add_argument("--name", required=True, help="table name, used for the doc markers and the run folder")
     parser.add_argument("--rows", nargs="+", required=True, metavar="ROW=CONFIG")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="every row runs the first seed")
-    parser.add_argument("--seeds-for", nargs="*", default=[], metavar="ROW", help="rows that run all --seeds")
+    parser.add_argument("--seeds-for", nargs="*", default=[], metavar="ROW[:N]",
+                        help="rows that run all --seeds (ROW:N: the first N of them)")
     parser.add_argument("--steps", type=int, required=True)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-4)
@@ -291,10 +305,11 @@ def main() -> None:
     args.init = dict(item.split("=", 1) for item in args.init)
     branch_names = {f"{row}[{b}]" for row in rows for b in args.branches}
     pairs = [tuple(item.split(":", 1)) for item in args.pairs]
+    seed_counts = seeds_per_row(args.seeds_for, len(args.seeds), parser)
     if any(len(pair) != 2 for pair in pairs):
         parser.error("--pairs takes A:B, two row names")
     for option, names, known in (("--pairs", [n for pair in pairs for n in pair], set(rows) | branch_names),
-                                 ("--seeds-for", args.seeds_for, set(rows)), ("--init", args.init, set(rows)),
+                                 ("--seeds-for", seed_counts, set(rows)), ("--init", args.init, set(rows)),
                                  ("--baseline", [args.baseline] if args.baseline else [], set(rows) | branch_names)):
         unknown = sorted(set(names) - known)
         if unknown:
@@ -303,7 +318,7 @@ def main() -> None:
     results = {}
     for seed_index, seed in enumerate(args.seeds):
         for row, config in rows.items():
-            if seed_index == 0 or row in args.seeds_for:
+            if seed_index < seed_counts.get(row, 1):
                 results[(row, seed)] = train_and_score(row, config, seed, args)
                 print(f"{row} seed {seed}: {accuracy(results[(row, seed)])}", flush=True)
 

@@ -61,6 +61,15 @@ def test_pairs_get_a_paired_gap_per_seed_and_a_verdict_against_the_spread(train_
     assert "| a → b | mean | +45.00 > 2 × spread (20.00) |" in lines[4]
 
 
+def test_seeds_for_gives_a_row_all_seeds_or_its_first_n(train_table):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    assert train_table.seeds_per_row(["a", "b:2"], 3, parser) == {"a": 3, "b": 2}
+    with pytest.raises(SystemExit):
+        train_table.seeds_per_row(["b:4"], 3, parser)
+
+
 def table_args(**changes):
     import argparse
 
