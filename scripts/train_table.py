@@ -116,20 +116,33 @@ def scores_file(out: Path, protocol: str, branch: str | None = None) -> Path:
 def branch_rows(rows: dict[str, str], results: dict[tuple[str, int], dict], args: argparse.Namespace
                 ) -> tuple[dict[str, str], dict[tuple[str, int], dict]]:
     """Each row followed by one ``ROW[BRANCH]`` row per branch its evaluation wrote, with the branch's results. A
-    model without that branch (the VR alone has none) gets no such row; a branch no model has stops the table."""
+    model without that branch (the VR alone has none) gets no such row, nor does a branch that is the model's final
+    output (the same reading of every crop in every seed: ``vr_lm``'s ``lm``); a branch no model has stops the
+    table."""
     all_rows, all_results = {}, dict(results)
+    found = set()
     for row, config in rows.items():
         all_rows[row] = config
+        seeds = [s for (name, s) in results if name == row]
         for branch in args.branches:
-            for seed in [s for (name, s) in results if name == row]:
-                path = scores_file(args.out / f"{row}-seed{seed}", args.protocol, branch)
-                if path.is_file():
-                    all_results[(f"{row}[{branch}]", seed)] = json.loads(path.read_text(encoding="utf-8"))
-                    all_rows[f"{row}[{branch}]"] = f"{config} [{branch}]"
-    missing = [b for b in args.branches if not any(row.endswith(f"[{b}]") for row in all_rows)]
+            paths = {seed: scores_file(args.out / f"{row}-seed{seed}", args.protocol, branch) for seed in seeds}
+            if not all(path.is_file() for path in paths.values()):
+                continue
+            found.add(branch)
+            loaded = {seed: json.loads(path.read_text(encoding="utf-8")) for seed, path in paths.items()}
+            if all(readings(loaded[seed]) == readings(results[(row, seed)]) for seed in seeds):
+                continue
+            all_results.update({(f"{row}[{branch}]", seed): result for seed, result in loaded.items()})
+            all_rows[f"{row}[{branch}]"] = f"{config} [{branch}]"
+    missing = [b for b in args.branches if b not in found]
     if missing:
         sys.exit(f"no model in the table has the branch(es) {', '.join(missing)} (see sgtr evaluate --branches)")
     return all_rows, all_results
+
+
+def readings(result: dict) -> dict[tuple[str, str], str]:
+    """(set, sample key) → the text read, for every sample of an evaluation."""
+    return {(s["name"], x["key"]): x["prediction"] for s in result["sets"] for x in s.get("samples", [])}
 
 
 def accuracy(result: dict) -> dict[str, float]:

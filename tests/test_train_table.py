@@ -22,7 +22,8 @@ def result(flags_by_set: dict[str, list[bool]]) -> dict:
         sets.append({"name": name, "scored": n, "correct": right, "skipped_bad": 0, "skipped_empty": 0,
                      "missing": 0, "accuracy": right / n, "one_minus_ned": right / n, "mean_confidence": None,
                      "images_per_second": None,
-                     "samples": [{"key": f"{name}/{i}", "label": "w", "prediction": "w", "confidence": None,
+                     "samples": [{"key": f"{name}/{i}", "label": "w", "prediction": "w" if f else "x",
+                                  "confidence": None,
                                   "correct": f} for i, f in enumerate(flags)]})
     return {"source": "x", "protocol": "36", "sets": sets}
 
@@ -94,11 +95,15 @@ def test_branch_rows_come_from_the_models_that_have_the_branch(train_table, tmp_
     import json
 
     (tmp_path / "sgtr-seed0").mkdir()
-    (tmp_path / "sgtr-seed0" / "benchmarks.lm.json").write_text(json.dumps(result({"SVT": [True]})))
+    (tmp_path / "sgtr-seed0" / "benchmarks.lm.json").write_text(json.dumps(result({"SVT": [False]})))
     results = {("vr", 0): result({"SVT": [False]}), ("sgtr", 0): result({"SVT": [True]})}
     args = table_args(out=tmp_path, protocol="36", branches=["lm"])
     rows, with_branches = train_table.branch_rows({"vr": "v.yaml", "sgtr": "s.yaml"}, results, args)
     assert list(rows) == ["vr", "sgtr", "sgtr[lm]"] and ("sgtr[lm]", 0) in with_branches
+    (tmp_path / "sgtr-seed0" / "benchmarks.fused.json").write_text(json.dumps(results[("sgtr", 0)]))
+    rows, _ = train_table.branch_rows({"sgtr": "s.yaml"}, results, table_args(
+        out=tmp_path, protocol="36", branches=["lm", "fused"]))
+    assert list(rows) == ["sgtr", "sgtr[lm]"]  # the fused branch is the final output: no row of its own
     with pytest.raises(SystemExit, match="gtr"):
         train_table.branch_rows({"vr": "v.yaml", "sgtr": "s.yaml"}, results, table_args(
             out=tmp_path, protocol="36", branches=["gtr"]))
