@@ -117,8 +117,8 @@ def branch_rows(rows: dict[str, str], results: dict[tuple[str, int], dict], args
                 ) -> tuple[dict[str, str], dict[tuple[str, int], dict]]:
     """Each row followed by one ``ROW[BRANCH]`` row per branch its evaluation wrote, with the branch's results. A
     model without that branch (the VR alone has none) gets no such row, nor does a branch that is the model's final
-    output (the same reading of every crop in every seed: ``vr_lm``'s ``lm``); a branch no model has stops the
-    table."""
+    output (the same reading of every crop in every seed: ``vr_lm``'s ``lm``) unless ``--baseline`` or ``--pairs``
+    name it; a branch no model has stops the table."""
     all_rows, all_results = {}, dict(results)
     found = set()
     for row, config in rows.items():
@@ -130,7 +130,8 @@ def branch_rows(rows: dict[str, str], results: dict[tuple[str, int], dict], args
                 continue
             found.add(branch)
             loaded = {seed: json.loads(path.read_text(encoding="utf-8")) for seed, path in paths.items()}
-            if all(readings(loaded[seed]) == readings(results[(row, seed)]) for seed in seeds):
+            named = f"{row}[{branch}]" in {args.baseline, *(n for pair in args.pairs for n in pair.split(":", 1))}
+            if not named and all(readings(loaded[seed]) == readings(results[(row, seed)]) for seed in seeds):
                 continue
             all_results.update({(f"{row}[{branch}]", seed): result for seed, result in loaded.items()})
             all_rows[f"{row}[{branch}]"] = f"{config} [{branch}]"

@@ -74,7 +74,8 @@ def test_seeds_for_gives_a_row_all_seeds_or_its_first_n(train_table):
 def table_args(**changes):
     import argparse
 
-    args = dict(steps=100, threads=1, batch=8, lr=5e-4, val_every=None, set=[], init={}, init_from=None)
+    args = dict(steps=100, threads=1, batch=8, lr=5e-4, val_every=None, set=[], init={}, init_from=None,
+                baseline=None, pairs=[])
     return argparse.Namespace(**{**args, **changes})
 
 
@@ -104,6 +105,9 @@ def test_branch_rows_come_from_the_models_that_have_the_branch(train_table, tmp_
     rows, _ = train_table.branch_rows({"sgtr": "s.yaml"}, results, table_args(
         out=tmp_path, protocol="36", branches=["lm", "fused"]))
     assert list(rows) == ["sgtr", "sgtr[lm]"]  # the fused branch is the final output: no row of its own
+    rows, _ = train_table.branch_rows({"sgtr": "s.yaml"}, results, table_args(
+        out=tmp_path, protocol="36", branches=["fused"], baseline="sgtr[fused]"))
+    assert list(rows) == ["sgtr", "sgtr[fused]"]  # unless the table compares with it
     with pytest.raises(SystemExit, match="gtr"):
         train_table.branch_rows({"vr": "v.yaml", "sgtr": "s.yaml"}, results, table_args(
             out=tmp_path, protocol="36", branches=["gtr"]))
