@@ -123,14 +123,14 @@ def branch_rows(rows: dict[str, str], results: dict[tuple[str, int], dict], args
     found = set()
     for row, config in rows.items():
         all_rows[row] = config
-        seeds = [s for (name, s) in results if name == row]
+        seeds = seeds_of(results, row)
         for branch in args.branches:
             paths = {seed: scores_file(args.out / f"{row}-seed{seed}", args.protocol, branch) for seed in seeds}
             if not all(path.is_file() for path in paths.values()):
                 continue
             found.add(branch)
             loaded = {seed: json.loads(path.read_text(encoding="utf-8")) for seed, path in paths.items()}
-            named = f"{row}[{branch}]" in {args.baseline, *(n for pair in args.pairs for n in pair.split(":", 1))}
+            named = f"{row}[{branch}]" in {args.baseline, *(name for pair in args.pairs for name in pair)}
             if not named and all(readings(loaded[seed]) == readings(results[(row, seed)]) for seed in seeds):
                 continue
             all_results.update({(f"{row}[{branch}]", seed): result for seed, result in loaded.items()})
@@ -139,6 +139,11 @@ def branch_rows(rows: dict[str, str], results: dict[tuple[str, int], dict], args
     if missing:
         sys.exit(f"no model in the table has the branch(es) {', '.join(missing)} (see sgtr evaluate --branches)")
     return all_rows, all_results
+
+
+def seeds_of(results: dict[tuple[str, int], dict], row: str) -> list[int]:
+    """The seeds a row has results for, in order."""
+    return sorted(seed for (name, seed) in results if name == row)
 
 
 def readings(result: dict) -> dict[tuple[str, str], str]:
@@ -181,7 +186,7 @@ def table(rows: dict[str, str], results: dict[tuple[str, int], dict], baseline: 
     header = ["row", "config", "seed", *columns, "distinct mean", "weighted mean", "mean 1-NED", "spread", *extra]
     lines = ["| " + " | ".join(header) + " |", "|---|---|---:|" + "---:|" * (len(header) - 3)]
     for row, config in rows.items():
-        seeds = sorted(seed for (name, seed) in results if name == row)
+        seeds = seeds_of(results, row)
         distinct = []
         for seed in seeds:
             result = results[(row, seed)]
@@ -191,7 +196,7 @@ def table(rows: dict[str, str], results: dict[tuple[str, int], dict], baseline: 
             cells = [f"{acc[c]:.2f}" if c in acc else "–" for c in columns]
             cells += [_pct(plain.accuracy), _pct(weighted.accuracy), _pct(plain.one_minus_ned), ""]
             if baseline:
-                first = min(s for (name, s) in results if name == baseline)
+                first = seeds_of(results, baseline)[0]
                 base = results.get((baseline, seed), results[(baseline, first)])  # same seed when it ran
                 cells.append("" if row == baseline else gap(result, base))
             lines.append(f"| {row} | `{config}` | {seed} | " + " | ".join(cells) + " |")
@@ -224,10 +229,10 @@ def footer(results: dict[tuple[str, int], dict]) -> str:
 def pair_table(pairs: list[tuple[str, str]], results: dict[tuple[str, int], dict]) -> str:
     """Paired gaps on the distinct-set mean, B − A, seed by seed (same seed: same data order and crops), for each
     ``A:B`` the ordering compares, with the gap of the seed means and whether it exceeds twice the larger seed
-    spread (max − min) of the two rows."""
+    spread (max − min) of the two rows, both over the seeds they share."""
     lines = ["| comparison | seed | Δ distinct mean [95 % CI] | McNemar p |", "|---|---:|---|---:|"]
     for a, b in pairs:
-        seeds = sorted(s for (name, s) in results if name == a and (b, s) in results)
+        seeds = [s for s in seeds_of(results, a) if (b, s) in results]
         if not seeds:
             sys.exit(f"--pairs {a}:{b}: no seed ran for both rows")
         for seed in seeds:
@@ -253,12 +258,11 @@ def plot_curves(rows: dict[str, str], results: dict[tuple[str, int], dict], out:
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for index, row in enumerate(rows):
-        for seed in sorted(s for (name, s) in results if name == row):
+        for nth, seed in enumerate(seeds_of(results, row)):
             points = read_metrics(out / f"{row}-seed{seed}" / "csv").get("val/accuracy", {})
             if points:
                 xs, ys = zip(*sorted(points.items()))
-                ax.plot(xs, [100 * y for y in ys], marker=".", color=f"C{index}", label=row if seed == min(
-                    s for (name, s) in results if name == row) else None)
+                ax.plot(xs, [100 * y for y in ys], marker=".", color=f"C{index}", label=None if nth else row)
     ax.set_xlabel("step")
     ax.set_ylabel("validation accuracy (%, final output)")
     ax.grid(alpha=0.3)
@@ -318,11 +322,11 @@ def main() -> None:
     rows = dict(item.split("=", 1) for item in args.rows)
     args.init = dict(item.split("=", 1) for item in args.init)
     branch_names = {f"{row}[{b}]" for row in rows for b in args.branches}
-    pairs = [tuple(item.split(":", 1)) for item in args.pairs]
+    args.pairs = [tuple(item.split(":", 1)) for item in args.pairs]
     seed_counts = seeds_per_row(args.seeds_for, len(args.seeds), parser)
-    if any(len(pair) != 2 for pair in pairs):
+    if any(len(pair) != 2 for pair in args.pairs):
         parser.error("--pairs takes A:B, two row names")
-    for option, names, known in (("--pairs", [n for pair in pairs for n in pair], set(rows) | branch_names),
+    for option, names, known in (("--pairs", [n for pair in args.pairs for n in pair], set(rows) | branch_names),
                                  ("--seeds-for", seed_counts, set(rows)), ("--init", args.init, set(rows)),
                                  ("--baseline", [args.baseline] if args.baseline else [], set(rows) | branch_names)):
         unknown = sorted(set(names) - known)
@@ -346,7 +350,7 @@ def main() -> None:
     minutes = sum(r.get("train_minutes", 0) for r in results.values())
     what = {"36": "36-character", "62": "62-character (case-sensitive)",
             "94": "94-character (case-sensitive, punctuation)", "raw": "exact (raw protocol)"}[args.protocol]
-    paired = f"\n\n{pair_table(pairs, results)}" if pairs else ""
+    paired = f"\n\n{pair_table(args.pairs, results)}" if args.pairs else ""
     text = (f"{table(rows, results, args.baseline)}{paired}\n\n{what} word accuracy (%) per set. {footer(results)} "
             f"Every row: {args.steps} steps at batch {args.batch}, optim.lr {args.lr:g} (peak learning rate "
             f"{' / '.join(f'{peak:g}' for peak in peaks)} after scaling to the batch), same data and seeds"

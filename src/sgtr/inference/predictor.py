@@ -114,9 +114,9 @@ class Recognizer:
         readings: list[Reading] = []
         for chunk in _chunks(iter(images), window):
             prepared = [prepare(image) for image in chunk]
-            # Grouped by width when cut to buckets, so that each batch's crops are about as wide; back in order after.
-            order = sorted(range(len(prepared)), key=lambda i: prepared[i].width) if self.width_buckets else None
-            order = order or list(range(len(prepared)))
+            order = list(range(len(prepared)))
+            if self.width_buckets:  # grouped by width, so each batch's crops are about as wide; back in order after
+                order.sort(key=lambda i: prepared[i].width)
             read: list[Reading | None] = [None] * len(prepared)
             for start in range(0, len(order), self.batch_size):
                 rows = order[start:start + self.batch_size]

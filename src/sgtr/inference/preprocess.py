@@ -64,12 +64,12 @@ class Prepared:
 
     arrays: np.ndarray
     turns: tuple[int, ...]
-    widths: tuple[int, ...] = ()
+    widths: tuple[int, ...]
 
     @property
     def width(self) -> int:
-        """The widest candidate's content width (the whole array when the widths are not known)."""
-        return max(self.widths, default=self.arrays.shape[2])
+        """The widest candidate's content width."""
+        return max(self.widths)
 
 
 class Preprocessor:
