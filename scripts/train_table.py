@@ -247,8 +247,17 @@ def pair_table(pairs: list[tuple[str, str]], results: dict[tuple[str, int], dict
     return "\n".join(lines)
 
 
-def plot_curves(rows: dict[str, str], results: dict[tuple[str, int], dict], out: Path, png: Path) -> None:
-    """Each run's validation accuracy against its step (the runs' CSV logs), one colour per row."""
+def curve_panels(metrics: dict[tuple[str, int], dict[str, dict]], branches: list[str]) -> list[tuple[str, str]]:
+    """(title, metric) of each curve panel: the final output's validation accuracy, then each branch in ``branches``
+    that some run logged (``val/branch/NAME/accuracy``; runs trained before the trainer logged branches have none)."""
+    keys = [(branch, f"val/branch/{branch}/accuracy") for branch in branches]
+    return [("final output", "val/accuracy"), *[(t, k) for t, k in keys if any(k in m for m in metrics.values())]]
+
+
+def plot_curves(rows: dict[str, str], results: dict[tuple[str, int], dict], out: Path, png: Path,
+                branches: list[str]) -> None:
+    """Each run's validation accuracy against its step (the runs' CSV logs), one colour per row, one panel for the
+    final output and one per branch logged (``curve_panels``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -256,17 +265,23 @@ def plot_curves(rows: dict[str, str], results: dict[tuple[str, int], dict], out:
 
     from sgtr.engine.curves import read_metrics
 
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for index, row in enumerate(rows):
-        for nth, seed in enumerate(seeds_of(results, row)):
-            points = read_metrics(out / f"{row}-seed{seed}" / "csv").get("val/accuracy", {})
-            if points:
-                xs, ys = zip(*sorted(points.items()))
-                ax.plot(xs, [100 * y for y in ys], marker=".", color=f"C{index}", label=None if nth else row)
-    ax.set_xlabel("step")
-    ax.set_ylabel("validation accuracy (%, final output)")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    metrics = {(row, seed): read_metrics(out / f"{row}-seed{seed}" / "csv")
+               for row in rows for seed in seeds_of(results, row)}
+    panels = curve_panels(metrics, branches)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), sharey=True, squeeze=False)
+    for ax, (title, key) in zip(axes[0], panels):
+        for index, row in enumerate(rows):
+            labelled = False
+            for seed in seeds_of(results, row):
+                points = metrics[(row, seed)].get(key, {})
+                if points:
+                    xs, ys = zip(*sorted(points.items()))
+                    ax.plot(xs, [100 * y for y in ys], marker=".", color=f"C{index}", label=None if labelled else row)
+                    labelled = True
+        ax.set(xlabel="step", title=title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("validation accuracy (%)")
     fig.tight_layout()
     fig.savefig(png, dpi=110)
     plt.close(fig)
@@ -314,7 +329,8 @@ def main() -> None:
     parser.add_argument("--pairs", nargs="+", default=[], metavar="A:B",
                         help="also a table of paired gaps B − A, seed by seed, for these pairs of rows")
     parser.add_argument("--curves", type=Path, metavar="PNG",
-                        help="plot every run's validation accuracy against its step (with --val-every)")
+                        help="plot every run's validation accuracy against its step (with --val-every), the final "
+                             "output's and each --branches one's")
     parser.add_argument("--out", type=Path, help="run folder (default runs/table-NAME)")
     parser.add_argument("--doc", type=Path, help="Markdown file to write the table into")
     args = parser.parse_args()
@@ -344,7 +360,7 @@ def main() -> None:
     peaks = sorted({args.lr * args.batch / load_config(config, args.set)["optim"]["base_batch"]
                     for config in rows.values()})
     if args.curves:
-        plot_curves(rows, results, args.out, args.curves)
+        plot_curves(rows, results, args.out, args.curves, args.branches)
     rows, results = branch_rows(rows, results, args)
     command = shlex.join(["python", "scripts/train_table.py", *sys.argv[1:]])
     minutes = sum(r.get("train_minutes", 0) for r in results.values())

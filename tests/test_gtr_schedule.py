@@ -1,6 +1,6 @@
 """The training schedule of S-GTR and the GTR plug-in: the warm-up freezes the base (VR and LM, or the host) and turns
-mutual learning off while GTR and the fusion learn, mutual learning's weight ramps up from 0 after it, and the
-residual fusion starts exactly at the LM's (or the host's) output."""
+mutual learning off while GTR and the fusion learn, mutual learning's weight ramps up from 0 after it, the
+residual fusion starts exactly at the LM's (or the host's) output, and S-GTR's residual GTR at the VR's."""
 
 from __future__ import annotations
 
@@ -115,6 +115,33 @@ def test_residual_fusion_learns_from_the_first_step():
     model = tiny_sgtr(fusion_from_lm=True).train()
     model(images, targets).losses["fused"].backward()
     assert model.fusion.classifier.weight.grad.abs().sum() > 0
+
+
+def test_sgtr_gtr_logits_start_equal_to_the_vr_logits():
+    images, _ = batch()
+    model = tiny_sgtr(gtr_from_vr=True).eval()
+    with torch.no_grad():
+        out = model(images)
+    torch.testing.assert_close(out.branches["gtr"], out.branches["vr"], rtol=0, atol=0)
+    with torch.no_grad():
+        plain = tiny_sgtr().eval()(images)
+    assert not torch.allclose(plain.branches["gtr"], plain.branches["vr"])
+
+
+def test_residual_gtr_loss_reaches_the_vr_only_through_gtr_itself():
+    images, targets = batch()
+    model = tiny_sgtr(gtr_from_vr=True).train()
+    model(images, targets).losses["gtr"].backward()
+    # GTR's classifier starts at zero, so the only path left into the VR would be the residual, which is detached.
+    assert all(p.grad is None or not p.grad.any() for p in model.vr.parameters())
+    assert model.gtr.classifier.weight.grad.abs().sum() > 0
+
+
+def test_gtr_from_vr_needs_the_sgtr_gtr_branch():
+    with pytest.raises(ValueError, match="gtr_from_vr needs the gtr branch"):
+        sgtr_config("small", gtr=False, mutual=False, schedule={"gtr_from_vr": True})
+    with pytest.raises(ValueError, match="gtr_from_vr is S-GTR's"):
+        build_model("crnn", CHARSET, gtr=True, plugin={"schedule": {"gtr_from_vr": True}})
 
 
 @pytest.mark.parametrize("host, options", [("crnn", TINY_CRNN), ("srn", TINY_SRN)])

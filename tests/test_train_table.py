@@ -71,6 +71,12 @@ def test_seeds_for_gives_a_row_all_seeds_or_its_first_n(train_table):
         train_table.seeds_per_row(["b:4"], 3, parser)
 
 
+def test_curve_panels_are_the_final_output_and_each_branch_some_run_logged(train_table):
+    metrics = {("a", 0): {"val/accuracy": {}, "val/branch/gtr/accuracy": {}}, ("b", 0): {"val/accuracy": {}}}
+    panels = train_table.curve_panels(metrics, ["vr", "gtr"])
+    assert panels == [("final output", "val/accuracy"), ("gtr", "val/branch/gtr/accuracy")]
+
+
 def table_args(**changes):
     import argparse
 

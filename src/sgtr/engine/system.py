@@ -103,30 +103,40 @@ class RecognitionSystem(L.LightningModule):
         self._val_tallies = {}
 
     def validation_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """Score the greedy readings with the evaluation's own metrics (``Tally``), under the charset's protocol."""
-        tally = self._val_tallies.setdefault(dataloader_idx, Tally())
+        """Score the greedy readings with the evaluation's own metrics (``Tally``), under the charset's protocol: the
+        final output's, and each branch's (VR, LM, GTR, fused, ...) from the same forward pass, for per-branch
+        curves."""
         if len(batch) == 0:
             return
-        for prediction, label in zip(decode(self.model(batch.images), self.charset), batch.labels):
-            tally.add(self.protocol.clean(prediction.text), self.protocol.clean(label))
+        out = self.model(batch.images)
+        readings = {None: decode(out, self.charset)}
+        readings.update({name: decode(logits, self.charset, ctc=out.ctc) for name, logits in out.branches.items()})
+        for branch, predictions in readings.items():
+            tally = self._val_tallies.setdefault((dataloader_idx, branch), Tally())
+            for prediction, label in zip(predictions, batch.labels):
+                tally.add(self.protocol.clean(prediction.text), self.protocol.clean(label))
 
     def on_validation_epoch_end(self) -> None:
         """Word accuracy and 1-NED per validation set (``val/NAME/accuracy``, ``val/NAME/one_minus_ned``) and their
-        means over the sets (``val/accuracy`` picks ``best.ckpt``)."""
-        means: dict[str, list[float]] = {"accuracy": [], "one_minus_ned": []}
-        for idx, name in enumerate(self.val_names):
-            tally = self._val_tallies.get(idx, Tally())
-            sums = torch.tensor([tally.count, tally.correct, tally.similarity_sum], dtype=torch.float64)
-            count, correct, similarity = self.all_gather(sums).reshape(-1, 3).sum(0).tolist()
-            scores = {"accuracy": correct / count if count else 0.0,
-                      "one_minus_ned": similarity / count if count else 0.0}
-            for metric, value in scores.items():
-                means[metric].append(value)
-                self.log(f"val/{name}/{metric}", value, sync_dist=False, add_dataloader_idx=False)
-        for metric, values in means.items():
-            if values:
-                self.log(f"val/{metric}", sum(values) / len(values), prog_bar=metric == "accuracy",
-                         add_dataloader_idx=False)
+        means over the sets (``val/accuracy`` picks ``best.ckpt``); each branch's the same under
+        ``val/branch/BRANCH/...`` (so ``val/branch/gtr/accuracy`` is GTR's own mean)."""
+        branches = sorted({branch for _, branch in self._val_tallies if branch is not None})
+        for branch in [None, *branches]:
+            prefix = "val" if branch is None else f"val/branch/{branch}"
+            means: dict[str, list[float]] = {"accuracy": [], "one_minus_ned": []}
+            for idx, name in enumerate(self.val_names):
+                tally = self._val_tallies.get((idx, branch), Tally())
+                sums = torch.tensor([tally.count, tally.correct, tally.similarity_sum], dtype=torch.float64)
+                count, correct, similarity = self.all_gather(sums).reshape(-1, 3).sum(0).tolist()
+                scores = {"accuracy": correct / count if count else 0.0,
+                          "one_minus_ned": similarity / count if count else 0.0}
+                for metric, value in scores.items():
+                    means[metric].append(value)
+                    self.log(f"{prefix}/{name}/{metric}", value, sync_dist=False, add_dataloader_idx=False)
+            for metric, values in means.items():
+                if values:
+                    self.log(f"{prefix}/{metric}", sum(values) / len(values),
+                             prog_bar=branch is None and metric == "accuracy", add_dataloader_idx=False)
 
     # ---- optimisation ------------------------------------------------------------------------------------------------
     def configure_optimizers(self):

@@ -146,6 +146,9 @@ def plugin_config(preset: str = "small", *, graph: dict | None = None, weights: 
     if config.schedule.fusion_from_lm and config.fusion != "gated":
         raise ValueError("schedule.fusion_from_lm needs the gated fusion (the mixture starts at the host's output "
                          "by construction)")
+    if config.schedule.gtr_from_vr:
+        raise ValueError("schedule.gtr_from_vr is S-GTR's (GTR on the VR's step logits); a plug-in's fusion starts "
+                         "at the host's reading with fusion_from_lm or the mixture fusion")
     return config
 
 

@@ -11,7 +11,12 @@ teaches the LM from a GTR that cannot read yet). The switches:
 * ``mutual_ramp_steps``: after the warm-up, mutual learning's weight grows linearly from 0 to its configured value over
   this many steps;
 * ``fusion_from_lm``: the gated fusion in its residual form, zero-initialised, so that the fused output starts equal
-  to the LM's (see ``sgtr.models.fusion.GatedFusion``).
+  to the LM's (see ``sgtr.models.fusion.GatedFusion``);
+* ``gtr_from_vr`` (S-GTR): GTR's logits are the VR's step logits, detached, plus GTR's own classifier output, that
+  classifier zero-initialised, so GTR's branch starts as a copy of the VR's reading and learns a correction to it —
+  a random GTR otherwise reads nothing for hundreds of steps while mutual learning and the fusion lean on it.
+  Detached, so GTR's loss does not become a second VR loss: it reaches the VR only through the maps and features
+  GTR reads, as without the switch.
 
 All off by default. The model learns the step from ``set_step``, which the training loop calls before every step; a
 model that is never told (a test, a script) behaves as after its schedule: nothing frozen, full mutual weight.
@@ -32,6 +37,7 @@ class Schedule:
     warmup_steps: int = 0  # base frozen and mutual learning off for these first steps
     mutual_ramp_steps: int = 0  # then mutual learning's weight ramps linearly from 0 over these steps
     fusion_from_lm: bool = False  # residual gated fusion starting at the LM's output
+    gtr_from_vr: bool = False  # S-GTR: GTR's logits residual on the VR's (detached), starting equal to them
 
 
 def schedule_config(options: dict | Schedule | None) -> Schedule:

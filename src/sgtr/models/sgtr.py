@@ -16,8 +16,8 @@ vr·L_VR + mutual·L_ML with the defaults 1, 1, 1, 0.5, 1 (the losses live in ``
 ``fusion_gate``; see ``RecognizerOutput``.
 
 ``schedule`` (``sgtr.models.schedule``): a warm-up with the VR and the LM frozen and mutual learning off, mutual
-learning's weight ramped up after it, and a fusion that starts at the LM's output; the training loop reports the step
-through ``set_step``.
+learning's weight ramped up after it, a fusion that starts at the LM's output and a GTR that starts at the VR's; the
+training loop reports the step through ``set_step``.
 """
 
 from __future__ import annotations
@@ -78,6 +78,8 @@ def sgtr_config(preset: str = "small", *, vr: dict | None = None, language: dict
         raise ValueError(f"unknown fusion {config.fusion!r}; choose one of: {', '.join(FUSIONS)}")
     if config.schedule.fusion_from_lm and not (config.lm and config.gtr and config.fusion == "gated"):
         raise ValueError("schedule.fusion_from_lm needs both branches and the gated fusion")
+    if config.schedule.gtr_from_vr and not config.gtr:
+        raise ValueError("schedule.gtr_from_vr needs the gtr branch")
     return config
 
 
@@ -91,6 +93,9 @@ class SGTR(nn.Module):
         self.vr = SegmentationRecognizer(charset, config.vr)
         self.lm = LanguageModel(k, steps, config.language) if config.lm else None
         self.gtr = GTR(k, steps, config.vr.fpn_channels, config.graph) if config.gtr else None
+        if config.schedule.gtr_from_vr:
+            nn.init.zeros_(self.gtr.classifier.weight)
+            nn.init.zeros_(self.gtr.classifier.bias)
         self.fusion = (build_fusion(config.fusion, config.language.width, self.gtr.width, k,
                                     config.schedule.fusion_from_lm)
                        if config.lm and config.gtr else None)
@@ -116,7 +121,7 @@ class SGTR(nn.Module):
             branches["lm"], lm_hidden = self.lm(host.logits)
         if self.gtr is not None:
             gtr = self.gtr(host)
-            branches["gtr"] = gtr.logits
+            branches["gtr"] = gtr.logits + host.logits.detach() if self.config.schedule.gtr_from_vr else gtr.logits
             extras.update(gtr.extras())
         if self.fusion is not None:
             branches["fused"], gate = self.fusion(branches["lm"], lm_hidden, branches["gtr"], gtr.hidden)
