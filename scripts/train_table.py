@@ -268,8 +268,12 @@ def plot_curves(rows: dict[str, str], results: dict[tuple[str, int], dict], out:
     metrics = {(row, seed): read_metrics(out / f"{row}-seed{seed}" / "csv")
                for row in rows for seed in seeds_of(results, row)}
     panels = curve_panels(metrics, branches)
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), sharey=True, squeeze=False)
-    for ax, (title, key) in zip(axes[0], panels):
+    columns = min(3, len(panels))
+    lines = -(-len(panels) // columns)
+    fig, axes = plt.subplots(lines, columns, figsize=(6 * columns, 4.2 * lines), sharey=True, squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, (title, key) in zip(axes.flat, panels):
         for index, row in enumerate(rows):
             labelled = False
             for seed in seeds_of(results, row):
@@ -281,7 +285,8 @@ def plot_curves(rows: dict[str, str], results: dict[tuple[str, int], dict], out:
         ax.set(xlabel="step", title=title)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    axes[0][0].set_ylabel("validation accuracy (%)")
+    for row in axes:
+        row[0].set_ylabel("validation accuracy (%)")
     fig.tight_layout()
     fig.savefig(png, dpi=110)
     plt.close(fig)

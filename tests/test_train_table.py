@@ -158,3 +158,4 @@ def test_the_table_runs_end_to_end_with_a_branch_row_as_the_baseline(tmp_path):
     assert "| tiny[ctc] |" in table and "| tiny |" in table
     gap = cells(table.split("<!-- table:tiny -->\n")[1], "tiny", "0")["Δ vs tiny[ctc] [95 % CI]"]
     assert gap.startswith(("+", "-"))
+
