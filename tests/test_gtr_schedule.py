@@ -93,21 +93,24 @@ def test_a_model_never_told_its_step_runs_after_its_schedule():
     assert model.mutual_scale == 1.0 and all(p.requires_grad for p in model.parameters())
 
 
-def test_sgtr_fused_logits_start_equal_to_the_lm_logits():
+@pytest.mark.parametrize("switch, branch, base", [("fusion_from_lm", "fused", "lm"), ("gtr_from_vr", "gtr", "vr")])
+def test_a_residual_branch_starts_equal_to_its_base_and_a_plain_one_does_not(switch, branch, base):
+    images, _ = batch()
+    with torch.no_grad():
+        out = tiny_sgtr(**{switch: True}).eval()(images)
+        plain = tiny_sgtr().eval()(images)
+    torch.testing.assert_close(out.branches[branch], out.branches[base], rtol=0, atol=0)
+    assert not torch.allclose(plain.branches[branch], plain.branches[base])
+
+
+def test_sgtr_fused_logits_stay_equal_to_the_lm_logits_when_the_lm_changes():
     images, _ = batch()
     model = tiny_sgtr(fusion_from_lm=True).eval()
     with torch.no_grad():
-        out = model(images)
-        torch.testing.assert_close(out.branches["fused"], out.branches["lm"], rtol=0, atol=0)
-        # Also after the LM's weights change (a trained LM loaded after construction).
-        for p in model.lm.parameters():
+        for p in model.lm.parameters():  # a trained LM loaded after construction
             p.add_(torch.randn_like(p))
         out = model(images)
     torch.testing.assert_close(out.branches["fused"], out.branches["lm"], rtol=0, atol=0)
-    plain = tiny_sgtr().eval()
-    with torch.no_grad():
-        out = plain(images)
-    assert not torch.allclose(out.branches["fused"], out.branches["lm"])
 
 
 def test_residual_fusion_learns_from_the_first_step():
@@ -115,17 +118,6 @@ def test_residual_fusion_learns_from_the_first_step():
     model = tiny_sgtr(fusion_from_lm=True).train()
     model(images, targets).losses["fused"].backward()
     assert model.fusion.classifier.weight.grad.abs().sum() > 0
-
-
-def test_sgtr_gtr_logits_start_equal_to_the_vr_logits():
-    images, _ = batch()
-    model = tiny_sgtr(gtr_from_vr=True).eval()
-    with torch.no_grad():
-        out = model(images)
-    torch.testing.assert_close(out.branches["gtr"], out.branches["vr"], rtol=0, atol=0)
-    with torch.no_grad():
-        plain = tiny_sgtr().eval()(images)
-    assert not torch.allclose(plain.branches["gtr"], plain.branches["vr"])
 
 
 def test_residual_gtr_loss_reaches_the_vr_only_through_gtr_itself():
